@@ -1,0 +1,82 @@
+//! Which burn device computes. The model, training and evaluation take a [`Device`] and never
+//! name a backend type; this is the one place that maps a user's choice onto a device.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::{Device, DeviceKind};
+
+/// A compute backend the user can pick (`--backend`, or the page's switch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// burn's `flex` CPU backend (SIMD, multi-threaded natively; the default).
+    Flex,
+    /// burn's older `ndarray` CPU backend, kept as a selectable fallback.
+    #[cfg(feature = "ndarray")]
+    NdArray,
+    /// burn's `wgpu` backend: Vulkan/Metal natively, WebGPU in the browser.
+    Wgpu,
+}
+
+impl Backend {
+    /// Every backend this build offers, for help texts and tests.
+    pub const ALL: &'static [Backend] = &[
+        Backend::Flex,
+        #[cfg(feature = "ndarray")]
+        Backend::NdArray,
+        Backend::Wgpu,
+    ];
+
+    /// The device to compute on. For wgpu this is lazy: the adapter is picked on first use.
+    pub fn device(self) -> Device {
+        match self {
+            Backend::Flex => Device::flex(),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            Backend::NdArray => Device::ndarray(),
+            Backend::Wgpu => Device::wgpu(DeviceKind::DefaultDevice),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            #[cfg(feature = "ndarray")]
+            Backend::NdArray => "ndarray",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown backend name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown backend '{name}': choose one of {choices}")]
+pub struct UnknownBackend {
+    name: String,
+    choices: String,
+}
+
+impl FromStr for Backend {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL
+            .iter()
+            .copied()
+            .find(|b| b.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownBackend {
+                name: s.to_owned(),
+                choices: Backend::ALL
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}

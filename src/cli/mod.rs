@@ -1,0 +1,110 @@
+//! The native command line: a thin shell over the library (clap for arguments, indicatif for
+//! progress). Every command takes `--mnist DIR` and `--backend NAME`.
+
+mod eval;
+mod fetch;
+mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::backend::Backend;
+use crate::data::Mnist;
+use crate::model::{Cnn, ModelCard};
+
+/// Default MNIST directory: git-ignored, filled by `advdrop fetch-mnist`.
+pub const DEFAULT_MNIST_DIR: &str = "data/mnist";
+/// The shipped weights, relative to the crate root.
+pub const SHIPPED_WEIGHTS: &str = "www/model/advdrop-cnn.safetensors";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "advdrop",
+    version,
+    about = "Test-time dropout against adversarial examples on MNIST (Wang et al. 2019), reproduced with burn"
+)]
+pub struct Cli {
+    /// Directory holding the four MNIST files (.gz or raw).
+    #[arg(long, global = true, env = "ADVDROP_MNIST", default_value = DEFAULT_MNIST_DIR)]
+    pub mnist: PathBuf,
+    /// Compute backend: flex (CPU), ndarray (CPU) or wgpu (Vulkan/Metal GPU).
+    #[arg(long, global = true, env = "ADVDROP_BACKEND", default_value = "flex")]
+    pub backend: Backend,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Download MNIST from a public mirror (or copy it from --from) and check its md5s.
+    FetchMnist(fetch::FetchArgs),
+    /// Train the paper's CNN (Adam, FC dropout 0.5), checkpointing every epoch.
+    Train(train::TrainArgs),
+    /// Table 1: accuracy of every dropout scheme on the training and test images.
+    Eval(eval::EvalArgs),
+}
+
+/// Runs the command line; `main` only maps errors to an exit code.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::FetchMnist(args) => fetch::run(&cli, args),
+        Command::Train(args) => train::run(&cli, args),
+        Command::Eval(args) => eval::run(&cli, args),
+    }
+}
+
+/// The shipped weight file, found from the crate root so the CLI works from any directory.
+pub fn shipped_weights() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_WEIGHTS)
+}
+
+/// The model card beside a weight file: same name, `.json`.
+pub fn card_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+pub(crate) fn load_mnist(dir: &Path) -> Result<Mnist> {
+    Mnist::load(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
+}
+
+/// Loads weights, checking them against the card beside them when there is one (the shipped
+/// weights always have one). Returns the card too.
+pub(crate) fn load_model(
+    weights: &Path,
+    device: &burn::tensor::Device,
+) -> Result<(Cnn, Option<ModelCard>)> {
+    let bytes =
+        std::fs::read(weights).with_context(|| format!("reading weights {}", weights.display()))?;
+    let card_file = card_path(weights);
+    let card: Option<ModelCard> = if card_file.is_file() {
+        let text = std::fs::read_to_string(&card_file)
+            .with_context(|| format!("reading {}", card_file.display()))?;
+        Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a valid model card", card_file.display()))?,
+        )
+    } else {
+        None
+    };
+    let model = match &card {
+        Some(card) => Cnn::from_verified_safetensors(&bytes, &card.weights_sha256, device),
+        None => Cnn::from_safetensors(&bytes, device),
+    }
+    .with_context(|| format!("loading weights {}", weights.display()))?;
+    Ok((model, card))
+}
+
+/// A progress bar in the house style, drawn on stderr (stdout stays clean for `--json`).
+pub(crate) fn bar(len: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}

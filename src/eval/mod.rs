@@ -1,0 +1,7 @@
+//! Evaluation: recognition of images under a dropout scheme, and confidence intervals.
+
+pub mod recognition;
+pub mod stats;
+
+pub use recognition::{EVAL_BATCH, ReadError, accuracy, predict};
+pub use stats::{MeanCi, mean_ci, wilson};

@@ -1,0 +1,6 @@
+//! Experiments: the paper's tables, computed and set beside the published figures.
+
+pub mod paper;
+pub mod table1;
+
+pub use table1::{DEFAULT_REPEATS, Table1, Table1Progress, Table1Row, table1};

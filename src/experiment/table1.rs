@@ -1,0 +1,180 @@
+//! Table 1: accuracy of the trained network under each dropout scheme, on the paper's 50,000
+//! training images and the 10,000 test images. A stochastic scheme is evaluated in R passes,
+//! each with fresh masks, and reported as mean ± 95 % CI over the passes.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::paper;
+use crate::data::Split;
+use crate::eval::{self, MeanCi, ReadError};
+use crate::model::{Cnn, DropoutScheme, MaskRng};
+
+/// R of the issue: passes per stochastic scheme unless the user asks otherwise.
+pub const DEFAULT_REPEATS: usize = 5;
+
+/// One scheme's row. Accuracies are percentages (0–100), as in the paper.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table1Row {
+    pub scheme: String,
+    pub rates: DropoutScheme,
+    pub train: MeanCi,
+    pub test: MeanCi,
+    /// The paper's figures for this scheme, when it is one of the five presets.
+    pub paper_train: Option<f64>,
+    pub paper_test: Option<f64>,
+}
+
+/// The whole table and what produced it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table1 {
+    pub repeats: usize,
+    pub seed: u64,
+    pub train_images: usize,
+    pub test_images: usize,
+    pub rows: Vec<Table1Row>,
+}
+
+/// Where a Table 1 run is, for progress bars.
+#[derive(Clone, Debug)]
+pub struct Table1Progress<'a> {
+    pub scheme: &'a str,
+    pub split: &'static str,
+    pub pass: usize,
+    pub passes: usize,
+    pub images_done: usize,
+    pub images: usize,
+}
+
+/// Evaluates every scheme on `train` and `test`. Pass `r` of the `k`-th scheme draws its masks
+/// from stream `k·2³² + r` of `seed` (train and test share nothing), so any row can be
+/// recomputed alone with the same numbers.
+pub async fn table1(
+    model: &Cnn,
+    train: &Split,
+    test: &Split,
+    schemes: &[DropoutScheme],
+    repeats: usize,
+    seed: u64,
+    device: &Device,
+    mut on_progress: impl FnMut(Table1Progress<'_>),
+) -> Result<Table1, ReadError> {
+    let mut rows = Vec::new();
+    for (k, scheme) in schemes.iter().enumerate() {
+        let name = scheme.to_string();
+        let passes = if scheme.is_deterministic() {
+            1
+        } else {
+            repeats.max(1)
+        };
+        let mut measured = Vec::new();
+        for (s, (split_name, split)) in [("train", train), ("test", test)].into_iter().enumerate() {
+            let mut accuracies = Vec::new();
+            for pass in 0..passes {
+                let stream = ((k as u64) << 32) | ((s as u64) << 31) | pass as u64;
+                let mut rng = MaskRng::stream(seed, stream);
+                let acc = eval::accuracy(model, split, scheme, &mut rng, device, |done, total| {
+                    on_progress(Table1Progress {
+                        scheme: &name,
+                        split: split_name,
+                        pass,
+                        passes,
+                        images_done: done,
+                        images: total,
+                    })
+                })
+                .await?;
+                accuracies.push(acc * 100.0);
+            }
+            measured.push(eval::mean_ci(&accuracies));
+        }
+        let paper = scheme.preset_name().and_then(paper::table1);
+        rows.push(Table1Row {
+            scheme: name,
+            rates: *scheme,
+            train: measured[0],
+            test: measured[1],
+            paper_train: paper.map(|p| p.0),
+            paper_test: paper.map(|p| p.1),
+        });
+    }
+    Ok(Table1 {
+        repeats,
+        seed,
+        train_images: train.len(),
+        test_images: test.len(),
+        rows,
+    })
+}
+
+fn cell(m: &MeanCi) -> String {
+    if m.n > 1 {
+        format!("{:.2} ± {:.2}", m.mean, m.half_width)
+    } else {
+        format!("{:.2}", m.mean)
+    }
+}
+
+fn paper_cell(p: Option<f64>, measured: &MeanCi) -> (String, String) {
+    match p {
+        Some(p) => (format!("{p:.2}"), format!("{:+.2}", measured.mean - p)),
+        None => ("–".into(), "–".into()),
+    }
+}
+
+impl Table1 {
+    /// The table in markdown, the paper's figures beside each measured one.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "Table 1 — accuracy % ({} training / {} test images; stochastic schemes: mean ± 95 % CI over {} passes)\n\n",
+            self.train_images, self.test_images, self.repeats
+        );
+        out.push_str(
+            "| scheme | rates (in, feat, fc) | train | paper train | Δ | test | paper test | Δ |\n",
+        );
+        out.push_str("|---|---|---|---|---|---|---|---|\n");
+        for r in &self.rows {
+            let (ptr, dtr) = paper_cell(r.paper_train, &r.train);
+            let (pte, dte) = paper_cell(r.paper_test, &r.test);
+            out.push_str(&format!(
+                "| {} | {}, {}, {} | {} | {} | {} | {} | {} | {} |\n",
+                r.scheme,
+                r.rates.input,
+                r.rates.feature,
+                r.rates.fc,
+                cell(&r.train),
+                ptr,
+                dtr,
+                cell(&r.test),
+                pte,
+                dte
+            ));
+        }
+        out
+    }
+
+    /// The table as CSV, one row per scheme.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "scheme,input,feature,fc,passes,train_mean,train_ci95,paper_train,test_mean,test_ci95,paper_test\n",
+        );
+        let opt = |p: Option<f64>| p.map(|v| v.to_string()).unwrap_or_default();
+        for r in &self.rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{:.4},{:.4},{},{:.4},{:.4},{}\n",
+                r.scheme,
+                r.rates.input,
+                r.rates.feature,
+                r.rates.fc,
+                r.train.n,
+                r.train.mean,
+                r.train.half_width,
+                opt(r.paper_train),
+                r.test.mean,
+                r.test.half_width,
+                opt(r.paper_test)
+            ));
+        }
+        out
+    }
+}

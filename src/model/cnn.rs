@@ -1,0 +1,73 @@
+//! The paper's Fig. 1 network (the classic "deep MNIST" CNN), with dropout sites for the
+//! paper's three schemes.
+//!
+//! `[n,1,28,28]` → conv 5×5×32 (same) → ReLU → max-pool 2 → *feature dropout*
+//! → conv 5×5×64 (same) → ReLU → max-pool 2 → *feature dropout* → flatten 3136
+//! → FC 1024 → ReLU → *fc dropout* → FC 10 (logits). Input dropout acts on the pixels first.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::dropout::{DropoutScheme, MaskRng, dropout};
+
+/// Classes of MNIST.
+pub const CLASSES: usize = 10;
+/// Parameters of Fig. 1: 832 + 51,264 + 3,212,288 + 10,250.
+pub const PARAMETERS: usize = 3_274_634;
+/// Features entering the first FC layer: 7 × 7 × 64.
+pub const FLAT_FEATURES: usize = 7 * 7 * 64;
+/// Hidden units of the first FC layer.
+pub const HIDDEN: usize = 1024;
+/// The training-time dropout of the usual recipe (paper §3): 0.5 on the FC hidden layer.
+pub const TRAINING_DROPOUT: DropoutScheme = DropoutScheme::FC;
+
+/// The CNN. It knows nothing of where it runs: the device it was built on decides.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    pub(crate) conv1: Conv2d,
+    pub(crate) conv2: Conv2d,
+    pub(crate) fc1: Linear,
+    pub(crate) fc2: Linear,
+    pool: MaxPool2d,
+}
+
+impl Cnn {
+    /// A freshly initialised network (burn's PyTorch-like default initialisers) on `device`.
+    pub fn new(device: &Device) -> Self {
+        let conv = |c_in, c_out| {
+            Conv2dConfig::new([c_in, c_out], [5, 5])
+                .with_padding(PaddingConfig2d::Same)
+                .init(device)
+        };
+        Self {
+            conv1: conv(1, 32),
+            conv2: conv(32, 64),
+            fc1: LinearConfig::new(FLAT_FEATURES, HIDDEN).init(device),
+            fc2: LinearConfig::new(HIDDEN, CLASSES).init(device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+        }
+    }
+
+    /// Logits `[n, 10]` for images `[n, 1, 28, 28]` in [0, 1], with fresh dropout masks drawn
+    /// from `rng` at every site whose rate in `scheme` is non-zero.
+    pub fn forward(
+        &self,
+        images: Tensor<4>,
+        scheme: &DropoutScheme,
+        rng: &mut MaskRng,
+    ) -> Tensor<2> {
+        let x = dropout(images, scheme.input, rng);
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = dropout(x, scheme.feature, rng);
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = dropout(x, scheme.feature, rng);
+        let [n, _, _, _] = x.dims();
+        let x = relu(self.fc1.forward(x.reshape([n, FLAT_FEATURES])));
+        let x = dropout(x, scheme.fc, rng);
+        self.fc2.forward(x)
+    }
+}

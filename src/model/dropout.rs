@@ -1,0 +1,207 @@
+//! Test-time dropout: the paper's defence.
+//!
+//! Dropout stays on when classifying and when attacking; every forward pass draws fresh masks.
+//! burn's `nn::Dropout` is a no-op on a non-autodiff device, so the masks are drawn here,
+//! explicitly, from [`MaskRng`] — a ChaCha8 stream owned by the caller rather than the backend's
+//! global RNG. That choice is what makes one seed give the same masks on flex, ndarray, wgpu
+//! and in the browser, and lets parallel tests each own their randomness.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::{Tensor, TensorData};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Dropout rates at the paper's three places: the 784 input pixels, the convolutional feature
+/// maps (after each conv block), and the 1024 hidden units of the first FC layer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DropoutScheme {
+    pub input: f32,
+    pub feature: f32,
+    pub fc: f32,
+}
+
+/// A rate outside [0, 1), or an unknown scheme name.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SchemeError {
+    #[error("dropout rate {rate} for {site} is outside [0, 1)")]
+    RateOutOfRange { site: &'static str, rate: f32 },
+    #[error(
+        "unknown dropout scheme '{0}': use none, input, feature, fc, all, or three rates 'input,feature,fc' such as 0.1,0.2,0.5"
+    )]
+    Unknown(String),
+}
+
+impl DropoutScheme {
+    /// No dropout: the deterministic network.
+    pub const NONE: Self = Self::rates(0.0, 0.0, 0.0);
+    /// Paper, Table 1: input dropout 0.1.
+    pub const INPUT: Self = Self::rates(0.1, 0.0, 0.0);
+    /// Paper, Table 1: feature-map dropout 0.2.
+    pub const FEATURE: Self = Self::rates(0.0, 0.2, 0.0);
+    /// Paper, Table 1: fully-connected dropout 0.5.
+    pub const FC: Self = Self::rates(0.0, 0.0, 0.5);
+    /// Paper, Table 1: all three at once.
+    pub const ALL: Self = Self::rates(0.1, 0.2, 0.5);
+
+    /// The paper's five schemes with their names, in the order of its tables.
+    pub const PRESETS: [(&'static str, Self); 5] = [
+        ("none", Self::NONE),
+        ("input", Self::INPUT),
+        ("feature", Self::FEATURE),
+        ("fc", Self::FC),
+        ("all", Self::ALL),
+    ];
+
+    const fn rates(input: f32, feature: f32, fc: f32) -> Self {
+        Self { input, feature, fc }
+    }
+
+    /// A custom scheme; every rate must lie in [0, 1) (a rate of 1 would drop everything).
+    pub fn new(input: f32, feature: f32, fc: f32) -> Result<Self, SchemeError> {
+        for (site, rate) in [("input", input), ("feature", feature), ("fc", fc)] {
+            if !(0.0..1.0).contains(&rate) {
+                return Err(SchemeError::RateOutOfRange { site, rate });
+            }
+        }
+        Ok(Self::rates(input, feature, fc))
+    }
+
+    /// The preset's name, or `None` for a custom scheme.
+    pub fn preset_name(&self) -> Option<&'static str> {
+        Self::PRESETS
+            .iter()
+            .find(|(_, s)| s == self)
+            .map(|(n, _)| *n)
+    }
+
+    /// Whether a forward pass under this scheme is deterministic.
+    pub fn is_deterministic(&self) -> bool {
+        self.input == 0.0 && self.feature == 0.0 && self.fc == 0.0
+    }
+}
+
+impl fmt::Display for DropoutScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.preset_name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{},{},{}", self.input, self.feature, self.fc),
+        }
+    }
+}
+
+impl FromStr for DropoutScheme {
+    type Err = SchemeError;
+
+    /// A preset name, or three comma-separated rates `input,feature,fc`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some((_, scheme)) = Self::PRESETS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+        {
+            return Ok(*scheme);
+        }
+        let rates: Vec<f32> = s
+            .split(',')
+            .map(|r| r.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| SchemeError::Unknown(s.to_owned()))?;
+        match rates[..] {
+            [input, feature, fc] => Self::new(input, feature, fc),
+            _ => Err(SchemeError::Unknown(s.to_owned())),
+        }
+    }
+}
+
+/// The random stream dropout masks are drawn from. Seeded runs reproduce their masks exactly.
+#[derive(Clone, Debug)]
+pub struct MaskRng(ChaCha8Rng);
+
+impl MaskRng {
+    pub fn seed(seed: u64) -> Self {
+        Self(ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    /// An independent stream `stream` of `seed` (per epoch, per pass): resuming at stream k
+    /// gives exactly the masks an uninterrupted run would have drawn there.
+    pub fn stream(seed: u64, stream: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        Self(rng)
+    }
+
+    /// Next raw 64 random bits (also used for shuffling, so one seed drives a whole run).
+    pub fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    /// An inverted-dropout mask of `len` values: each is 0 with probability `p`, else 1/(1−p),
+    /// so the expected activation is unchanged (the convention of the frameworks of the time).
+    pub fn inverted_mask(&mut self, len: usize, p: f32) -> Vec<f32> {
+        let keep_scale = 1.0 / (1.0 - p);
+        // Drop when a uniform u32 falls below p·2³²: exact to 2⁻³², two draws per u64.
+        let threshold = (p as f64 * 4_294_967_296.0) as u64;
+        let mut mask = Vec::with_capacity(len);
+        while mask.len() < len {
+            let bits = self.0.next_u64();
+            for word in [bits & 0xffff_ffff, bits >> 32] {
+                if mask.len() < len {
+                    mask.push(if word < threshold { 0.0 } else { keep_scale });
+                }
+            }
+        }
+        mask
+    }
+}
+
+/// Applies inverted dropout with rate `p` to `x` with a fresh mask from `rng`; `p = 0` is the
+/// identity and draws nothing, so deterministic schemes leave the stream untouched.
+pub fn dropout<const D: usize>(x: Tensor<D>, p: f32, rng: &mut MaskRng) -> Tensor<D> {
+    if p == 0.0 {
+        return x;
+    }
+    let shape = x.shape();
+    let mask = rng.inverted_mask(shape.num_elements(), p);
+    let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &x.device());
+    x * mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_presets_and_rates() {
+        assert_eq!("all".parse::<DropoutScheme>(), Ok(DropoutScheme::ALL));
+        assert_eq!(
+            "0.1, 0.2, 0.5".parse::<DropoutScheme>(),
+            Ok(DropoutScheme::ALL)
+        );
+        assert_eq!(
+            "0,0,0.3".parse::<DropoutScheme>().unwrap().to_string(),
+            "0,0,0.3"
+        );
+        assert!(matches!(
+            "0,1,0".parse::<DropoutScheme>(),
+            Err(SchemeError::RateOutOfRange {
+                site: "feature",
+                ..
+            })
+        ));
+        assert!(matches!(
+            "most".parse::<DropoutScheme>(),
+            Err(SchemeError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn streams_differ_and_repeat() {
+        let a = MaskRng::stream(7, 0).inverted_mask(1000, 0.5);
+        let b = MaskRng::stream(7, 1).inverted_mask(1000, 0.5);
+        assert_ne!(a, b);
+        assert_eq!(a, MaskRng::stream(7, 0).inverted_mask(1000, 0.5));
+    }
+}

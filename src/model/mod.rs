@@ -1,0 +1,11 @@
+//! Model: the paper's CNN, its dropout schemes, and its weight files.
+
+pub mod card;
+pub mod cnn;
+pub mod dropout;
+pub mod weights;
+
+pub use card::{ModelCard, TrainConfig};
+pub use cnn::{CLASSES, Cnn, PARAMETERS};
+pub use dropout::{DropoutScheme, MaskRng, SchemeError};
+pub use weights::{Precision, WeightsError};

@@ -1,0 +1,204 @@
+//! The network: shapes, parameter count, weight files (round trip and every malformed case),
+//! the shipped weights' accuracy, and agreement of the CPU backends.
+
+mod common;
+
+use std::collections::HashMap;
+
+use advdrop::backend::Backend;
+use advdrop::data::Split;
+use advdrop::eval;
+use advdrop::model::weights::sha256_hex;
+use advdrop::model::{Cnn, DropoutScheme, MaskRng, ModelCard, PARAMETERS, Precision, WeightsError};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+fn logits(model: &Cnn, images: Tensor<4>) -> Vec<f32> {
+    model
+        .forward(images, &DropoutScheme::NONE, &mut MaskRng::seed(0))
+        .into_data()
+        .iter::<f32>()
+        .collect()
+}
+
+fn test_images(n: usize, device: &Device) -> Tensor<4> {
+    let idx: Vec<usize> = (0..n).collect();
+    common::mnist().test.images_tensor(&idx, device)
+}
+
+fn shipped() -> (Vec<u8>, ModelCard) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/model");
+    let bytes = std::fs::read(dir.join("advdrop-cnn.safetensors")).expect("shipped weights");
+    let card =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("advdrop-cnn.json")).unwrap())
+            .expect("model card parses");
+    (bytes, card)
+}
+
+#[test]
+fn shapes_and_parameter_count_match_fig_1() {
+    let device = Device::flex();
+    let model = Cnn::new(&device);
+    assert_eq!(model.num_params(), PARAMETERS);
+    assert_eq!(PARAMETERS, 3_274_634);
+    let out = model.forward(
+        test_images(3, &device),
+        &DropoutScheme::ALL,
+        &mut MaskRng::seed(1),
+    );
+    assert_eq!(out.dims(), [3, 10]);
+}
+
+#[test]
+fn f32_weight_round_trip_gives_identical_logits() {
+    let device = Device::flex();
+    let model = Cnn::new(&device);
+    let bytes = model
+        .to_safetensors(Precision::F32, HashMap::new())
+        .unwrap();
+    let loaded = Cnn::from_safetensors(&bytes, &device).unwrap();
+    let images = test_images(8, &device);
+    assert_eq!(logits(&model, images.clone()), logits(&loaded, images));
+}
+
+#[test]
+fn f16_round_trip_is_close_and_half_the_size() {
+    let device = Device::flex();
+    let model = Cnn::new(&device);
+    let full = model
+        .to_safetensors(Precision::F32, HashMap::new())
+        .unwrap();
+    let half = model
+        .to_safetensors(Precision::F16, HashMap::new())
+        .unwrap();
+    assert!(half.len() * 2 < full.len() + 4096);
+    let loaded = Cnn::from_safetensors(&half, &device).unwrap();
+    let images = test_images(8, &device);
+    for (a, b) in logits(&model, images.clone())
+        .iter()
+        .zip(logits(&loaded, images))
+    {
+        assert!((a - b).abs() < 1e-2, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn malformed_weight_files_give_clear_errors() {
+    let device = Device::flex();
+    let bytes = Cnn::new(&device)
+        .to_safetensors(Precision::F16, HashMap::new())
+        .unwrap();
+    // Truncated download.
+    let err = Cnn::from_safetensors(&bytes[..bytes.len() / 2], &device).unwrap_err();
+    assert!(matches!(err, WeightsError::Format(_)), "{err}");
+    // Not a weight file at all.
+    let err = Cnn::from_safetensors(b"hello", &device).unwrap_err();
+    assert!(matches!(err, WeightsError::Format(_)), "{err}");
+    // Hash mismatch.
+    let err = Cnn::from_verified_safetensors(&bytes, &"0".repeat(64), &device).unwrap_err();
+    assert!(matches!(err, WeightsError::Hash { .. }), "{err}");
+    assert!(Cnn::from_verified_safetensors(&bytes, &sha256_hex(&bytes), &device).is_ok());
+}
+
+#[test]
+fn wrong_shapes_missing_and_unknown_tensors_are_named() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let device = Device::flex();
+    let zeros = |n: usize| vec![0u8; n * 4];
+    let shapes: Vec<(&str, Vec<usize>)> = advdrop::model::weights::TENSORS
+        .iter()
+        .map(|(n, s)| (*n, s.to_vec()))
+        .collect();
+    let build = |edit: &dyn Fn(&mut Vec<(String, Vec<usize>)>)| {
+        let mut spec: Vec<(String, Vec<usize>)> = shapes
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.clone()))
+            .collect();
+        edit(&mut spec);
+        let data: Vec<Vec<u8>> = spec
+            .iter()
+            .map(|(_, s)| zeros(s.iter().product()))
+            .collect();
+        let views: Vec<(String, TensorView)> = spec
+            .iter()
+            .zip(&data)
+            .map(|((n, s), d)| {
+                (
+                    n.clone(),
+                    TensorView::new(Dtype::F32, s.clone(), d).unwrap(),
+                )
+            })
+            .collect();
+        safetensors::serialize(views, None).unwrap()
+    };
+    assert!(Cnn::from_safetensors(&build(&|_| {}), &device).is_ok());
+    let err = Cnn::from_safetensors(&build(&|s| s[4].1 = vec![3136, 1024]), &device).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tensor 'fc1.weight': expected shape [1024, 3136], found [3136, 1024]"
+    );
+    let err = Cnn::from_safetensors(
+        &build(&|s| {
+            s.remove(7);
+        }),
+        &device,
+    )
+    .unwrap_err();
+    assert!(matches!(err, WeightsError::Missing("fc2.bias")), "{err}");
+    let err = Cnn::from_safetensors(&build(&|s| s.push(("fc3.weight".into(), vec![2]))), &device)
+        .unwrap_err();
+    assert!(
+        matches!(err, WeightsError::Unexpected(ref n) if n == "fc3.weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shipped_weights_load_verified_and_score_at_least_99_percent() {
+    let device = Device::flex();
+    let (bytes, card) = shipped();
+    assert_eq!(card.parameters, PARAMETERS);
+    let model = Cnn::from_verified_safetensors(&bytes, &card.weights_sha256, &device).unwrap();
+    let first: Split = common::mnist().test.slice(0..2000);
+    let acc = pollster::block_on(eval::accuracy(
+        &model,
+        &first,
+        &DropoutScheme::NONE,
+        &mut MaskRng::seed(0),
+        &device,
+        |_, _| {},
+    ))
+    .unwrap();
+    assert!(
+        acc >= 0.99,
+        "accuracy on the first 2,000 test images: {acc}"
+    );
+    assert!(
+        card.accuracy.test >= 0.992,
+        "card claims test accuracy {}",
+        card.accuracy.test
+    );
+}
+
+#[test]
+fn cpu_backends_agree_on_logits() {
+    let (bytes, _) = shipped();
+    let reference = Backend::Flex.device();
+    let want = logits(
+        &Cnn::from_safetensors(&bytes, &reference).unwrap(),
+        test_images(16, &reference),
+    );
+    for backend in Backend::ALL
+        .iter()
+        .filter(|b| **b != Backend::Flex && **b != Backend::Wgpu)
+    {
+        let device = backend.device();
+        let got = logits(
+            &Cnn::from_safetensors(&bytes, &device).unwrap(),
+            test_images(16, &device),
+        );
+        for (a, b) in want.iter().zip(&got) {
+            assert!((a - b).abs() < 1e-4, "{backend}: {a} vs {b}");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Training: a short run learns, and a run resumed from a checkpoint continues exactly as the
+//! uninterrupted run does.
+
+mod common;
+
+use advdrop::model::TrainConfig;
+use advdrop::train::Training;
+use burn::module::Module;
+use burn::tensor::Device;
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: 32,
+        learning_rate: 1e-3,
+        lr_decay: 0.5,
+        seed: 5,
+        fc_dropout: 0.5,
+    }
+}
+
+fn params(t: &Training) -> Vec<f32> {
+    let bytes = t
+        .model()
+        .to_safetensors(advdrop::model::Precision::F32, Default::default())
+        .unwrap();
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let mnist = common::mnist();
+    let (train, val) = (
+        mnist.train().slice(0..512),
+        mnist.validation().slice(0..256),
+    );
+    let device = Device::flex();
+    let dir = std::env::temp_dir().join(format!("advdrop-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut full = Training::start(config(), &device, Some(&dir), false).unwrap();
+    let first = full.run_epoch(&train, &val, &mut |_| {}).unwrap();
+    full.save_checkpoint(&dir).unwrap();
+    full.run_epoch(&train, &val, &mut |_| {}).unwrap();
+
+    let mut resumed = Training::start(config(), &device, Some(&dir), true).unwrap();
+    assert_eq!(resumed.epochs_done(), 1);
+    assert_eq!(resumed.history()[0], first);
+    resumed.run_epoch(&train, &val, &mut |_| {}).unwrap();
+    assert_eq!(params(&full), params(&resumed));
+    assert_eq!(full.history()[1].mean_loss, resumed.history()[1].mean_loss);
+    assert!(
+        first.validation_accuracy > 0.5,
+        "one epoch on 512 images should beat chance by far"
+    );
+    assert_eq!(resumed.model().num_params(), advdrop::model::PARAMETERS);
+
+    let other = TrainConfig {
+        seed: 6,
+        ..config()
+    };
+    assert!(Training::start(other, &device, Some(&dir), true).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

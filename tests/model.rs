@@ -100,6 +100,9 @@ fn malformed_weight_files_give_clear_errors() {
     assert!(Cnn::from_verified_safetensors(&bytes, &sha256_hex(&bytes), &device).is_ok());
 }
 
+/// A tensor of a hand-made weight file: name and shape.
+type Spec = (String, Vec<usize>);
+
 #[test]
 fn wrong_shapes_missing_and_unknown_tensors_are_named() {
     use safetensors::tensor::{Dtype, TensorView};
@@ -109,8 +112,8 @@ fn wrong_shapes_missing_and_unknown_tensors_are_named() {
         .iter()
         .map(|(n, s)| (*n, s.to_vec()))
         .collect();
-    let build = |edit: &dyn Fn(&mut Vec<(String, Vec<usize>)>)| {
-        let mut spec: Vec<(String, Vec<usize>)> = shapes
+    let build = |edit: &dyn Fn(&mut Vec<Spec>)| {
+        let mut spec: Vec<Spec> = shapes
             .iter()
             .map(|(n, s)| (n.to_string(), s.clone()))
             .collect();

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{Cli, bar, shipped_weights};
-use crate::experiment::{self, DEFAULT_REPEATS};
+use crate::experiment::{self, DEFAULT_REPEATS, Table1Config};
 use crate::model::DropoutScheme;
 
 #[derive(Args, Debug)]
@@ -43,7 +43,19 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> Result<()> {
     let mnist = super::load_mnist(&cli.mnist)?;
     let device = cli.backend.device();
     let weights = args.weights.clone().unwrap_or_else(shipped_weights);
-    let (model, _card) = super::load_model(&weights, &device)?;
+    let (model, card) = super::load_model(&weights, &device)?;
+    match &card {
+        Some(card) => eprintln!(
+            "weights {} (sha256 verified against its model card; trained {} epochs, test accuracy {:.2} %)",
+            weights.display(),
+            card.epochs_trained,
+            card.accuracy.test * 100.0
+        ),
+        None => eprintln!(
+            "weights {} (no model card beside it: hash not checked)",
+            weights.display()
+        ),
+    }
     let (mut train, mut test) = (mnist.train(), mnist.test.clone());
     if let Some(n) = args.limit {
         train = train.slice(0..n.min(train.len()));
@@ -71,9 +83,11 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> Result<()> {
         &model,
         &train,
         &test,
-        &args.schemes,
-        args.repeats,
-        args.seed,
+        &Table1Config {
+            schemes: args.schemes.clone(),
+            repeats: args.repeats,
+            seed: args.seed,
+        },
         &device,
         |p| {
             let key = (p.scheme.to_string(), p.split, p.pass);

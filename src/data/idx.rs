@@ -209,22 +209,6 @@ mod tests {
     }
 
     #[test]
-    fn wrong_dimensions_are_named() {
-        let err = parse_images("x", &images_file(1, 27, 28, &[0; 27 * 28])).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                IdxError::WrongDimensions {
-                    rows: 27,
-                    cols: 28,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-    }
-
-    #[test]
     fn labels_must_be_digits() {
         let mut v = Vec::new();
         v.extend_from_slice(&LABELS_MAGIC.to_be_bytes());

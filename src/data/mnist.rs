@@ -77,22 +77,6 @@ pub enum MnistError {
 }
 
 impl Split {
-    /// Builds a split from parsed images and labels; counts must agree.
-    pub fn new(images: idx::IdxImages, labels: Vec<u8>) -> Result<Self, MnistError> {
-        if images.count != labels.len() {
-            return Err(MnistError::CountMismatch {
-                images: "images".into(),
-                n_images: images.count,
-                labels: "labels".into(),
-                n_labels: labels.len(),
-            });
-        }
-        Ok(Self {
-            pixels: images.pixels,
-            labels,
-        })
-    }
-
     /// Parses an images file and a labels file given as bytes (raw or gzip): the path the web
     /// page takes, and the native loader's too.
     pub fn from_idx_bytes(
@@ -111,7 +95,10 @@ impl Split {
                 n_labels: labels_parsed.len(),
             });
         }
-        Self::new(images_parsed, labels_parsed)
+        Ok(Self {
+            pixels: images_parsed.pixels,
+            labels: labels_parsed,
+        })
     }
 
     pub fn len(&self) -> usize {

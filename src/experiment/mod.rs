@@ -3,4 +3,4 @@
 pub mod paper;
 pub mod table1;
 
-pub use table1::{DEFAULT_REPEATS, Table1, Table1Progress, Table1Row, table1};
+pub use table1::{DEFAULT_REPEATS, Table1, Table1Config, Table1Progress, Table1Row, table1};

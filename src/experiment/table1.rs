@@ -35,6 +35,25 @@ pub struct Table1 {
     pub rows: Vec<Table1Row>,
 }
 
+/// What to evaluate: which schemes, how many passes each, and the seed of the masks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table1Config {
+    pub schemes: Vec<DropoutScheme>,
+    pub repeats: usize,
+    pub seed: u64,
+}
+
+impl Default for Table1Config {
+    /// The paper's five schemes, [`DEFAULT_REPEATS`] passes, seed 0.
+    fn default() -> Self {
+        Self {
+            schemes: DropoutScheme::PRESETS.iter().map(|(_, s)| *s).collect(),
+            repeats: DEFAULT_REPEATS,
+            seed: 0,
+        }
+    }
+}
+
 /// Where a Table 1 run is, for progress bars.
 #[derive(Clone, Debug)]
 pub struct Table1Progress<'a> {
@@ -46,19 +65,23 @@ pub struct Table1Progress<'a> {
     pub images: usize,
 }
 
-/// Evaluates every scheme on `train` and `test`. Pass `r` of the `k`-th scheme draws its masks
-/// from stream `k·2³² + r` of `seed` (train and test share nothing), so any row can be
-/// recomputed alone with the same numbers.
+/// Evaluates every scheme of `config` on `train` and `test`. Pass `r` of the `k`-th scheme on
+/// split `s` (0 train, 1 test) draws its masks from stream `k·2³² + s·2³¹ + r` of the seed,
+/// so any row can be recomputed alone with the same numbers.
 pub async fn table1(
     model: &Cnn,
     train: &Split,
     test: &Split,
-    schemes: &[DropoutScheme],
-    repeats: usize,
-    seed: u64,
+    config: &Table1Config,
     device: &Device,
     mut on_progress: impl FnMut(Table1Progress<'_>),
 ) -> Result<Table1, ReadError> {
+    let Table1Config {
+        schemes,
+        repeats,
+        seed,
+    } = config;
+    let (repeats, seed) = (*repeats, *seed);
     let mut rows = Vec::new();
     for (k, scheme) in schemes.iter().enumerate() {
         let name = scheme.to_string();

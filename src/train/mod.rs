@@ -56,6 +56,10 @@ pub enum TrainError {
         "checkpoint in {dir} was made with a different configuration ({found}); use another --checkpoint-dir or the same settings"
     )]
     ConfigMismatch { dir: String, found: String },
+    #[error(
+        "{dir} holds a checkpoint: pass --resume to continue it, or choose another --checkpoint-dir (or delete it) to start over"
+    )]
+    CheckpointExists { dir: String },
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error("invalid configuration: {0}")]
@@ -109,7 +113,8 @@ pub struct Training {
 
 impl Training {
     /// Starts a run, or, when `checkpoint_dir` holds a checkpoint of the same configuration and
-    /// `resume` is set, continues it after its last finished epoch.
+    /// `resume` is set, continues it after its last finished epoch. A checkpoint found without
+    /// `resume` is an error rather than something to overwrite.
     pub fn start(
         config: TrainConfig,
         device: &Device,
@@ -130,14 +135,18 @@ impl Training {
             optimizer: optimizer.clone(),
             history: Vec::new(),
         };
-        let Some(dir) = checkpoint_dir.filter(|_| resume) else {
+        let existing = checkpoint_dir
+            .map(CheckpointFiles::in_dir)
+            .filter(|files| files.state.is_file());
+        let (Some(dir), Some(files)) = (checkpoint_dir, existing) else {
             ad_device.seed(config.seed);
             return Ok(fresh());
         };
-        let files = CheckpointFiles::in_dir(dir);
-        if !files.state.is_file() {
-            ad_device.seed(config.seed);
-            return Ok(fresh());
+        if !resume {
+            // Starting over would overwrite finished epochs at the end of the first one.
+            return Err(TrainError::CheckpointExists {
+                dir: dir.display().to_string(),
+            });
         }
         let text =
             std::fs::read_to_string(&files.state).map_err(|e| checkpoint_err(&files.state, e))?;

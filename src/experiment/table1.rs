@@ -43,17 +43,6 @@ pub struct Table1Config {
     pub seed: u64,
 }
 
-impl Default for Table1Config {
-    /// The paper's five schemes, [`DEFAULT_REPEATS`] passes, seed 0.
-    fn default() -> Self {
-        Self {
-            schemes: DropoutScheme::PRESETS.iter().map(|(_, s)| *s).collect(),
-            repeats: DEFAULT_REPEATS,
-            seed: 0,
-        }
-    }
-}
-
 /// Where a Table 1 run is, for progress bars.
 #[derive(Clone, Debug)]
 pub struct Table1Progress<'a> {

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::weights::Precision;
 
-/// Hyper-parameters of a training run (the paper: Adam, 40 epochs, FC dropout 0.5).
+/// Hyper-parameters of a training run (the CLI's defaults are in `advdrop train --help`;
+/// the paper trained 40 epochs with Adam and FC dropout 0.5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub epochs: usize,
@@ -17,19 +18,6 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Training-time dropout on the FC hidden layer.
     pub fc_dropout: f32,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 40,
-            batch_size: 50,
-            learning_rate: 1e-4,
-            lr_decay: 1.0,
-            seed: 42,
-            fc_dropout: 0.5,
-        }
-    }
 }
 
 fn no_decay() -> f64 {

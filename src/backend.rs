@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::{Device, DeviceKind, Int, Tensor};
 
 /// A compute backend the user can pick (`--backend`, or the page's switch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,4 +79,27 @@ impl FromStr for Backend {
                     .join(", "),
             })
     }
+}
+
+/// A read back from the device failed (a lost GPU device, say).
+#[derive(Debug, thiserror::Error)]
+#[error("reading results from the device failed: {0}")]
+pub struct ReadError(String);
+
+/// Reads an integer tensor back to the host, asynchronously.
+pub async fn read_ints<const D: usize>(t: Tensor<D, Int>) -> Result<Vec<i64>, ReadError> {
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| ReadError(format!("{e:?}")))?;
+    Ok(data.iter::<i64>().collect())
+}
+
+/// Reads a float tensor back to the host, asynchronously.
+pub async fn read_floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadError> {
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| ReadError(format!("{e:?}")))?;
+    Ok(data.iter::<f32>().collect())
 }

@@ -16,6 +16,7 @@
 //! Everything computes on a burn [`Device`](burn::tensor::Device) chosen at run time
 //! ([`backend::Backend`]): flex or ndarray on the CPU, wgpu (Vulkan natively, WebGPU in the page).
 
+pub mod attack;
 pub mod backend;
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;

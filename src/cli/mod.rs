@@ -3,6 +3,7 @@
 
 mod eval;
 mod fetch;
+mod reproduce;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +46,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Table 1: accuracy of every dropout scheme on the training and test images.
     Eval(eval::EvalArgs),
+    /// The paper's protocol: Tables 2–5, Figures 2–3 and the conclusions' verdicts.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Runs the command line; `main` only maps errors to an exit code.
@@ -54,6 +57,7 @@ pub fn main() -> Result<()> {
         Command::FetchMnist(args) => fetch::run(&cli, args),
         Command::Train(args) => train::run(&cli, args),
         Command::Eval(args) => eval::run(&cli, args),
+        Command::Reproduce(args) => reproduce::run(&cli, args),
     }
 }
 

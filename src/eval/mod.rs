@@ -3,5 +3,5 @@
 pub mod recognition;
 pub mod stats;
 
-pub use recognition::{EVAL_BATCH, ReadError, accuracy, predict};
+pub use recognition::{EVAL_BATCH, ReadError, Recognition, accuracy, predict, recognise};
 pub use stats::{MeanCi, mean_ci, wilson};

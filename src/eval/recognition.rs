@@ -1,39 +1,19 @@
 //! Recognition: what a network with test-time dropout answers for a set of images.
 //!
-//! Every read from the device is `into_data_async`, because on WebGPU in the browser a blocking
-//! read panics; natively the future is ready at once and [`pollster`] drives it.
+//! Every read from the device is async ([`crate::backend::read_floats`]), because on WebGPU in
+//! the browser a blocking read panics; natively the future is ready at once.
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::attack::PIXELS;
+pub use crate::backend::{ReadError, read_floats, read_ints};
 
 use crate::data::Split;
 use crate::model::{Cnn, DropoutScheme, MaskRng};
 
-/// A read back from the device failed (a lost GPU device, say).
-#[derive(Debug, thiserror::Error)]
-#[error("reading results from the device failed: {0}")]
-pub struct ReadError(String);
-
 /// Images per forward pass when evaluating: large enough to keep a CPU's SIMD lanes and a GPU
 /// busy, small enough for a browser's memory.
 pub const EVAL_BATCH: usize = 500;
-
-/// Reads an integer tensor back to the host, asynchronously.
-pub async fn read_ints<const D: usize>(t: Tensor<D, Int>) -> Result<Vec<i64>, ReadError> {
-    let data = t
-        .into_data_async()
-        .await
-        .map_err(|e| ReadError(format!("{e:?}")))?;
-    Ok(data.iter::<i64>().collect())
-}
-
-/// Reads a float tensor back to the host, asynchronously.
-pub async fn read_floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadError> {
-    let data = t
-        .into_data_async()
-        .await
-        .map_err(|e| ReadError(format!("{e:?}")))?;
-    Ok(data.iter::<f32>().collect())
-}
 
 /// Predicted class of each image: one stochastic pass (the paper's rule), masks from `rng`.
 pub async fn predict(
@@ -72,4 +52,70 @@ pub async fn accuracy(
         on_batch(chunk[chunk.len() - 1] + 1, split.len());
     }
     Ok(correct as f64 / split.len().max(1) as f64)
+}
+
+/// How a set of images (adversarials, usually) is recognised under one dropout scheme.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Recognition {
+    pub images: usize,
+    /// Recognised as their true label in the first stochastic pass (the paper's rule).
+    pub single_pass: usize,
+    /// Recognised as their true label by the majority over all passes (ties: lowest class).
+    pub vote: usize,
+    /// Passes per image (1 for a deterministic scheme).
+    pub passes: usize,
+    /// Mean over images of the fraction of passes that gave the true label.
+    pub true_class_rate: f64,
+}
+
+/// Classifies `images` (`labels.len() × 784` pixels) in `passes` stochastic passes (one if the
+/// scheme is deterministic) and counts how often the true label comes back.
+pub async fn recognise(
+    model: &Cnn,
+    images: &[f32],
+    labels: &[u8],
+    scheme: &DropoutScheme,
+    passes: usize,
+    rng: &mut MaskRng,
+    device: &Device,
+) -> Result<Recognition, ReadError> {
+    let n = labels.len();
+    let passes = if scheme.is_deterministic() {
+        1
+    } else {
+        passes.max(1)
+    };
+    let mut votes = vec![[0u32; crate::model::CLASSES]; n];
+    let mut single_pass = 0;
+    for pass in 0..passes {
+        for (chunk, start) in labels.chunks(EVAL_BATCH).zip((0..n).step_by(EVAL_BATCH)) {
+            let pixels = images[start * PIXELS..(start + chunk.len()) * PIXELS].to_vec();
+            let x =
+                Tensor::<4>::from_data(TensorData::new(pixels, [chunk.len(), 1, 28, 28]), device);
+            for (j, class) in predict(model, x, scheme, rng)
+                .await?
+                .into_iter()
+                .enumerate()
+            {
+                votes[start + j][class as usize] += 1;
+                if pass == 0 && class == chunk[j] {
+                    single_pass += 1;
+                }
+            }
+        }
+    }
+    let mut vote = 0;
+    let mut true_rate = 0.0;
+    for (v, &label) in votes.iter().zip(labels) {
+        let winner = (0..v.len()).fold(0, |best, c| if v[c] > v[best] { c } else { best });
+        vote += (winner == label as usize) as usize;
+        true_rate += v[label as usize] as f64 / passes as f64;
+    }
+    Ok(Recognition {
+        images: n,
+        single_pass,
+        vote,
+        passes,
+        true_class_rate: true_rate / n.max(1) as f64,
+    })
 }

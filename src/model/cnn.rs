@@ -25,6 +25,19 @@ pub const HIDDEN: usize = 1024;
 /// The training-time dropout of the usual recipe (paper §3): 0.5 on the FC hidden layer.
 pub const TRAINING_DROPOUT: DropoutScheme = DropoutScheme::FC;
 
+/// A network the attacks can query: logits `[n, 10]` for images `[n, 1, 28, 28]`, with the
+/// masks of `scheme` drawn from `rng`. The paper's [`Cnn`] is the one that matters; the trait
+/// lets tests check the attacks against models whose answers are known in closed form.
+pub trait Classifier {
+    fn logits(&self, images: Tensor<4>, scheme: &DropoutScheme, rng: &mut MaskRng) -> Tensor<2>;
+}
+
+impl Classifier for Cnn {
+    fn logits(&self, images: Tensor<4>, scheme: &DropoutScheme, rng: &mut MaskRng) -> Tensor<2> {
+        self.forward(images, scheme, rng)
+    }
+}
+
 /// The CNN. It knows nothing of where it runs: the device it was built on decides.
 #[derive(Module, Debug)]
 pub struct Cnn {

@@ -6,6 +6,6 @@ pub mod dropout;
 pub mod weights;
 
 pub use card::{ModelCard, TrainConfig};
-pub use cnn::{CLASSES, Cnn, PARAMETERS};
+pub use cnn::{CLASSES, Classifier, Cnn, PARAMETERS};
 pub use dropout::{DropoutScheme, MaskRng, SchemeError};
 pub use weights::{Precision, WeightsError};

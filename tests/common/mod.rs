@@ -24,3 +24,21 @@ pub fn raw_file(name: &str) -> Vec<u8> {
     let gz = std::fs::read(mnist_dir().join(format!("{name}.gz"))).expect("MNIST file");
     advdrop::data::idx::decompress(name, &gz).expect("gunzip")
 }
+
+/// The shipped weights on `device`, checked against their model card.
+pub fn shipped_model(device: &burn::tensor::Device) -> advdrop::model::Cnn {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/model");
+    let bytes = std::fs::read(dir.join("advdrop-cnn.safetensors")).expect("shipped weights");
+    let card: advdrop::model::ModelCard =
+        serde_json::from_slice(&std::fs::read(dir.join("advdrop-cnn.json")).unwrap()).unwrap();
+    advdrop::model::Cnn::from_verified_safetensors(&bytes, &card.weights_sha256, device)
+        .expect("shipped weights load")
+}
+
+/// Pixels in [0, 1] of test images `indices`, flattened.
+pub fn test_pixels(indices: &[usize]) -> Vec<f32> {
+    indices
+        .iter()
+        .flat_map(|&i| mnist().test.image(i).iter().map(|&p| p as f32 / 255.0))
+        .collect()
+}

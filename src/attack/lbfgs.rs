@@ -1,0 +1,202 @@
+//! L-BFGS — the box-constrained attack of Szegedy et al. (*Intriguing properties of neural
+//! networks*, ICLR 2014, §4.1), as Foolbox 0.8's `LBFGSAttack` ran it:
+//!
+//! minimise `D(x', x) + c · CE(f(x'), t)` over `x' ∈ [0, 1]ⁿ`,
+//!
+//! with `D` the mean squared difference per pixel and `t` the target class, by L-BFGS-B
+//! (history `m = 15`, at most 150 iterations per c; the objective is scaled by 1e10 as
+//! Foolbox did, which makes scipy's stopping rules relative). The constant c is searched per
+//! image: start at `2·epsilon` and double (at most 30 times) until the minimiser is
+//! adversarial, then bisect `[0, c]` until the interval is narrower than `epsilon = 1e-5`.
+//! Every evaluation of the objective is a checked model call (prediction and gradient from one
+//! mask), and so is the final check of each minimiser; the best adversarial over all of them
+//! is the answer.
+//!
+//! For untargeted goals the target is the class of a quick gradient attack's result, as
+//! Foolbox did (see [`super::targets`]). Batched: every image runs its own c search and its own solver
+//! ([`BoxLbfgs`]); each round evaluates all pending points in one call, and an image whose
+//! search has ended stops costing anything.
+
+use serde::{Deserialize, Serialize};
+
+use super::lbfgsb::{BoxLbfgs, Settings};
+use super::{Attack, AttackError, Oracle, PIXELS, targets};
+
+/// Foolbox 0.8's defaults.
+pub const EPSILON: f64 = 1e-5;
+pub const MAX_ITERATIONS: usize = 150;
+pub const HISTORY: usize = 15;
+pub const DOUBLINGS: usize = 30;
+/// Foolbox multiplied the objective by 1e10 before handing it to scipy.
+const SCALE: f64 = 1e10;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lbfgs {
+    /// First c is 2·epsilon; the bisection stops below this width (1e-5).
+    pub epsilon: f64,
+    /// L-BFGS-B iterations per value of c (150).
+    pub max_iterations: usize,
+    /// L-BFGS-B correction pairs (15).
+    pub history: usize,
+    /// Doublings of c before giving up (30).
+    pub doublings: usize,
+}
+
+impl Default for Lbfgs {
+    fn default() -> Self {
+        Self {
+            epsilon: EPSILON,
+            max_iterations: MAX_ITERATIONS,
+            history: HISTORY,
+            doublings: DOUBLINGS,
+        }
+    }
+}
+
+/// Where an image's search for c stands.
+#[derive(Clone, Copy, Debug)]
+enum CSearch {
+    Doubling { round: usize },
+    Bisecting { low: f64, high: f64 },
+}
+
+struct Problem {
+    id: usize,
+    target: u8,
+    original: Vec<f64>,
+    c: f64,
+    search: CSearch,
+    solver: BoxLbfgs,
+}
+
+impl Lbfgs {
+    fn settings(&self) -> Settings {
+        Settings {
+            lower: 0.0,
+            upper: 1.0,
+            history: self.history,
+            max_iterations: self.max_iterations,
+        }
+    }
+
+    /// Moves the c search on after the minimiser for the current c was judged; returns false
+    /// when the search has ended.
+    fn advance(&self, p: &mut Problem, adversarial: bool) -> bool {
+        p.search = match (p.search, adversarial) {
+            (CSearch::Doubling { .. }, true) => CSearch::Bisecting {
+                low: 0.0,
+                high: p.c,
+            },
+            (CSearch::Doubling { round }, false) if round + 1 < self.doublings => {
+                CSearch::Doubling { round: round + 1 }
+            }
+            (CSearch::Doubling { .. }, false) => return false,
+            (CSearch::Bisecting { low, .. }, true) => CSearch::Bisecting { low, high: p.c },
+            (CSearch::Bisecting { high, .. }, false) => CSearch::Bisecting { low: p.c, high },
+        };
+        p.c = match p.search {
+            CSearch::Doubling { .. } => p.c * 2.0,
+            CSearch::Bisecting { low, high } => {
+                if high - low < self.epsilon {
+                    return false;
+                }
+                (low + high) / 2.0
+            }
+        };
+        p.solver = BoxLbfgs::new(&p.original, self.settings());
+        true
+    }
+}
+
+impl Attack for Lbfgs {
+    fn name(&self) -> &'static str {
+        "lbfgs"
+    }
+
+    async fn run(&self, oracle: &mut Oracle<'_>, active: Vec<usize>) -> Result<(), AttackError> {
+        let aims = targets(oracle, &active).await?;
+        let mut problems: Vec<Problem> = active
+            .iter()
+            .zip(aims)
+            .map(|(&i, target)| {
+                let original: Vec<f64> = oracle.original(i).iter().map(|&v| v as f64).collect();
+                Problem {
+                    id: i,
+                    target,
+                    solver: BoxLbfgs::new(&original, self.settings()),
+                    original,
+                    c: 2.0 * self.epsilon,
+                    search: CSearch::Doubling { round: 0 },
+                }
+            })
+            .collect();
+        while !problems.is_empty() {
+            let (finished, running): (Vec<usize>, Vec<usize>) =
+                (0..problems.len()).partition(|&j| problems[j].solver.is_done());
+            let mut ended = vec![false; problems.len()];
+
+            // Minimisers that have converged: one checked prediction decides on c.
+            if !finished.is_empty() {
+                let ids: Vec<usize> = finished.iter().map(|&j| problems[j].id).collect();
+                let points = as_f32(finished.iter().map(|&j| problems[j].solver.solution()));
+                let checked = oracle.predict(&ids, &points).await?;
+                for (&j, c) in finished.iter().zip(&checked) {
+                    ended[j] = !self.advance(&mut problems[j], c.adversarial);
+                }
+            }
+
+            // Solvers that want f and ∇f: one checked call with gradients.
+            if !running.is_empty() {
+                let ids: Vec<usize> = running.iter().map(|&j| problems[j].id).collect();
+                let targets: Vec<u8> = running.iter().map(|&j| problems[j].target).collect();
+                let points = as_f32(running.iter().map(|&j| problems[j].solver.point()));
+                let (checked, grads) = oracle.predict_and_gradient(&ids, &points, &targets).await?;
+                for (row, &j) in running.iter().enumerate() {
+                    let p = &mut problems[j];
+                    let grad = &grads[row * PIXELS..(row + 1) * PIXELS];
+                    let (f, g) = objective(p, &checked[row].logits, grad);
+                    p.solver.tell(f, &g);
+                }
+            }
+
+            let mut j = 0;
+            problems.retain(|_| {
+                j += 1;
+                !ended[j - 1]
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `SCALE · (MSE(x, x₀) + c · CE(z, t))` and its gradient, from the call's logits `z` and the
+/// model's gradient of CE.
+fn objective(p: &Problem, logits: &[f32], ce_gradient: &[f32]) -> (f64, Vec<f64>) {
+    let x = p.solver.point();
+    let n = PIXELS as f64;
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &z| m.max(z)) as f64;
+    let log_sum = logits
+        .iter()
+        .map(|&z| (z as f64 - max).exp())
+        .sum::<f64>()
+        .ln()
+        + max;
+    let ce = log_sum - logits[p.target as usize] as f64;
+    let mse: f64 = x
+        .iter()
+        .zip(&p.original)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        / n;
+    let g = x
+        .iter()
+        .zip(&p.original)
+        .zip(ce_gradient)
+        .map(|((a, b), &dce)| SCALE * (2.0 * (a - b) / n + p.c * dce as f64))
+        .collect();
+    (SCALE * (mse + p.c * ce), g)
+}
+
+fn as_f32<'p>(points: impl Iterator<Item = &'p [f64]>) -> Vec<f32> {
+    points.flat_map(|x| x.iter().map(|&v| v as f32)).collect()
+}

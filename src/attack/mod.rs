@@ -1,0 +1,288 @@
+//! Adversarial attacks against the CNN with test-time dropout, batched, on any burn device.
+//!
+//! One [`Attack`] trait, one [`Criterion`], one [`AttackOutcome`] (after Foolbox 3's design):
+//! the experiment runner and the UI treat every attack alike, and a new attack is one file.
+//! All model access goes through the [`Oracle`], which gives the paper's (Foolbox 0.8's)
+//! semantics for free: fresh masks per call, every prediction checked, the best adversarial
+//! tracked over all calls, queries counted.
+
+pub mod criterion;
+pub mod deepfool;
+pub mod distance;
+pub mod fgsm;
+pub mod jsma;
+pub mod lbfgs;
+pub mod lbfgsb;
+pub mod oracle;
+pub mod tracker;
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+pub use criterion::Criterion;
+pub use deepfool::DeepFool;
+pub use distance::{Distances, Metric, PIXELS};
+pub use fgsm::Fgsm;
+pub use jsma::{Jsma, JsmaVariant};
+pub use lbfgs::Lbfgs;
+pub use oracle::{Checked, Oracle};
+pub use tracker::Tracker;
+
+use crate::backend::ReadError;
+use crate::model::{Classifier, DropoutScheme, MaskRng};
+
+/// Why an attack could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{attack} cannot pursue a {goal} goal: {why}")]
+    UnsupportedGoal {
+        attack: &'static str,
+        goal: String,
+        why: &'static str,
+    },
+    #[error("the backend returned no input gradient (is the model on an autodiff device?)")]
+    NoGradient,
+    #[error("batch shapes disagree: {0}")]
+    Shape(String),
+}
+
+/// An attack: given the oracle over a batch and the images still to attack, it drives the
+/// oracle until it is done with every one of them. What it returns is whatever the oracle's
+/// tracker kept.
+// Single-threaded by design (the browser has one thread per worker), so the futures need not
+// be `Send`; the lint warning about that is therefore silenced.
+#[allow(async_fn_in_trait)]
+pub trait Attack {
+    /// Short name for reports: `lbfgs`, `fgsm`, `jsma`, `deepfool`.
+    fn name(&self) -> &'static str;
+
+    /// Refuses goals the attack cannot pursue, before any model call.
+    fn check_goal(&self, _criterion: &Criterion) -> Result<(), AttackError> {
+        Ok(())
+    }
+
+    /// Attacks images `active` of the oracle's batch (those not already adversarial).
+    async fn run(&self, oracle: &mut Oracle<'_>, active: Vec<usize>) -> Result<(), AttackError>;
+}
+
+/// The attacked network (the paper's [`Cnn`](crate::model::Cnn)) and the dropout it keeps on.
+///
+/// The weights come twice: on an autodiff device for gradients, and on the plain device for
+/// predictions, because a forward pass through the autodiff wrapper costs about three times
+/// as much on the CPU even when nothing is tracked.
+#[derive(Clone, Copy)]
+pub struct Victim<'a> {
+    /// On `device` (an autodiff device).
+    pub model: &'a dyn Classifier,
+    /// The same weights on `device.without_autodiff()` (`Module::valid`).
+    pub inference: &'a dyn Classifier,
+    pub scheme: DropoutScheme,
+    pub device: &'a Device,
+}
+
+/// What an attack produced for a batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttackOutcome {
+    /// `n × 784` pixels: the best adversarial of each image, or its original where none.
+    pub adversarials: Vec<f32>,
+    pub success: Vec<bool>,
+    /// The first stochastic pass of the original already satisfied the criterion (distance 0;
+    /// Foolbox counts it a success). Counted separately in reports.
+    pub first_pass: Vec<bool>,
+    pub distances: Vec<Distances>,
+    /// Forward passes spent per image (a replicated DeepFool call counts each replica).
+    pub queries: Vec<u32>,
+}
+
+impl AttackOutcome {
+    pub fn len(&self) -> usize {
+        self.success.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.success.is_empty()
+    }
+
+    pub fn adversarial(&self, i: usize) -> &[f32] {
+        &self.adversarials[i * PIXELS..(i + 1) * PIXELS]
+    }
+}
+
+/// Runs `attack` on a batch: `images` are `labels.len() × 784` pixels in [0, 1]; masks come
+/// from `rng`; `metric` decides which adversarial is best.
+pub async fn run_attack(
+    attack: &impl Attack,
+    victim: Victim<'_>,
+    images: &[f32],
+    labels: &[u8],
+    criterion: Criterion,
+    metric: Metric,
+    rng: &mut MaskRng,
+) -> Result<AttackOutcome, AttackError> {
+    if images.len() != labels.len() * PIXELS {
+        return Err(AttackError::Shape(format!(
+            "{} pixels for {} labels (expected {} per image)",
+            images.len(),
+            labels.len(),
+            PIXELS
+        )));
+    }
+    if let Criterion::TargetClass(targets) = &criterion
+        && targets.len() != labels.len()
+    {
+        return Err(AttackError::Shape(format!(
+            "{} targets for {} images",
+            targets.len(),
+            labels.len()
+        )));
+    }
+    attack.check_goal(&criterion)?;
+    let tracker = Tracker::new(images.to_vec(), metric);
+    let mut oracle = Oracle::new(victim, rng, criterion, labels.to_vec(), tracker);
+    let active = oracle.check_originals().await?;
+    attack.run(&mut oracle, active).await?;
+    let (tracker, queries, _) = oracle.into_parts();
+    let n = tracker.len();
+    let mut outcome = AttackOutcome {
+        queries,
+        ..Default::default()
+    };
+    for i in 0..n {
+        let adversarial = tracker.best_or_original(i);
+        outcome.adversarials.extend_from_slice(adversarial);
+        outcome.success.push(tracker.found(i));
+        outcome.first_pass.push(tracker.first_pass(i));
+        outcome
+            .distances
+            .push(Distances::between(adversarial, tracker.original(i)));
+    }
+    Ok(outcome)
+}
+
+/// The four attacks of the paper, for dispatch by name (CLI, experiment, web).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AttackKind {
+    Lbfgs(Lbfgs),
+    Fgsm(Fgsm),
+    Jsma(Jsma),
+    DeepFool(DeepFool),
+}
+
+impl AttackKind {
+    /// The paper's order: L-BFGS, FGSM, JSMA, DeepFool — with paper-mode defaults.
+    pub fn paper() -> [AttackKind; 4] {
+        [
+            Self::Lbfgs(Lbfgs::default()),
+            Self::Fgsm(Fgsm::default()),
+            Self::Jsma(Jsma::default()),
+            Self::DeepFool(DeepFool::default()),
+        ]
+    }
+
+    /// Whether the attack can pursue a random target (DeepFool cannot).
+    pub fn supports_targeted(&self) -> bool {
+        !matches!(self, Self::DeepFool(_))
+    }
+}
+
+impl Attack for AttackKind {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Lbfgs(a) => a.name(),
+            Self::Fgsm(a) => a.name(),
+            Self::Jsma(a) => a.name(),
+            Self::DeepFool(a) => a.name(),
+        }
+    }
+
+    fn check_goal(&self, criterion: &Criterion) -> Result<(), AttackError> {
+        match self {
+            Self::Lbfgs(a) => a.check_goal(criterion),
+            Self::Fgsm(a) => a.check_goal(criterion),
+            Self::Jsma(a) => a.check_goal(criterion),
+            Self::DeepFool(a) => a.check_goal(criterion),
+        }
+    }
+
+    async fn run(&self, oracle: &mut Oracle<'_>, active: Vec<usize>) -> Result<(), AttackError> {
+        match self {
+            Self::Lbfgs(a) => a.run(oracle, active).await,
+            Self::Fgsm(a) => a.run(oracle, active).await,
+            Self::Jsma(a) => a.run(oracle, active).await,
+            Self::DeepFool(a) => a.run(oracle, active).await,
+        }
+    }
+}
+
+impl fmt::Display for AttackKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown attack name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown attack '{0}': use lbfgs, fgsm, jsma, jsma-pairs or deepfool")]
+pub struct UnknownAttack(String);
+
+impl FromStr for AttackKind {
+    type Err = UnknownAttack;
+
+    /// `lbfgs`, `fgsm`, `jsma` (Foolbox's fast variant), `jsma-pairs` (Papernot's), `deepfool`,
+    /// each with its paper-mode defaults.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "lbfgs" | "l-bfgs" => Self::Lbfgs(Lbfgs::default()),
+            "fgsm" => Self::Fgsm(Fgsm::default()),
+            "jsma" => Self::Jsma(Jsma::default()),
+            "jsma-pairs" => Self::Jsma(Jsma::pairs()),
+            "deepfool" => Self::DeepFool(DeepFool::default()),
+            _ => return Err(UnknownAttack(s.to_owned())),
+        })
+    }
+}
+
+/// The class each of `active` is pushed towards. Targeted goals give it; for untargeted goals
+/// (top-k), attacks that need a target (L-BFGS, JSMA) do what Foolbox 0.8 did: run its
+/// `GradientAttack` first (its adversarials count like any other) and aim at the class the
+/// network gives the result; where that attack failed, aim at a random class other than the
+/// label.
+pub(crate) async fn targets(
+    oracle: &mut Oracle<'_>,
+    active: &[usize],
+) -> Result<Vec<u8>, AttackError> {
+    if let Some(targets) = active
+        .iter()
+        .map(|&i| oracle.criterion().target(i))
+        .collect::<Option<Vec<u8>>>()
+    {
+        return Ok(targets);
+    }
+    fgsm::gradient_attack(oracle, active).await?;
+    let found: Vec<usize> = active
+        .iter()
+        .copied()
+        .filter(|&i| oracle.found(i))
+        .collect();
+    let points: Vec<f32> = found
+        .iter()
+        .flat_map(|&i| oracle.best(i).to_vec())
+        .collect();
+    let checked = oracle.predict(&found, &points).await?;
+    let mut aimed = std::collections::HashMap::new();
+    for (&i, c) in found.iter().zip(&checked) {
+        aimed.insert(i, criterion::ranked(&c.logits)[0]);
+    }
+    Ok(active
+        .iter()
+        .map(|&i| match aimed.get(&i) {
+            Some(&t) if t != oracle.label(i) => t,
+            _ => oracle.random_class_except(oracle.label(i)),
+        })
+        .collect())
+}

@@ -1,0 +1,272 @@
+//! The network as the attacker sees it: batched model calls that draw fresh dropout masks,
+//! check every prediction against the criterion, feed the best-adversarial tracker and count
+//! queries. Attacks never touch the model directly, so they cannot forget any of that.
+//!
+//! Points travel as host vectors (`n × 784` f32): the attacks' bookkeeping (per-image step
+//! sizes, L-BFGS histories, JSMA search sets) is small and branchy, while the model calls —
+//! the expensive part — run batched on the device.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::criterion::Criterion;
+use super::distance::PIXELS;
+use super::tracker::Tracker;
+use super::{AttackError, Victim};
+use crate::backend::read_floats;
+use crate::model::{CLASSES, Classifier, DropoutScheme, MaskRng};
+
+/// Logits of one image from a checked call, and whether they satisfy the criterion.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked {
+    pub logits: [f32; CLASSES],
+    pub adversarial: bool,
+}
+
+/// What a gradient is taken of, per row.
+enum Objective<'c> {
+    /// Softmax cross-entropy for the given class (Foolbox's `gradient(x, label)`).
+    CrossEntropy(&'c [u8]),
+    /// A weighted sum of the logits, one weight row of 10 per row (DeepFool's and the
+    /// saliency map's linearisations).
+    Logits(&'c [f32]),
+}
+
+/// A batch of images under attack.
+pub struct Oracle<'a> {
+    model: &'a dyn Classifier,
+    inference: &'a dyn Classifier,
+    scheme: DropoutScheme,
+    rng: &'a mut MaskRng,
+    device: Device,
+    plain_device: Device,
+    criterion: Criterion,
+    labels: Vec<u8>,
+    tracker: Tracker,
+    queries: Vec<u32>,
+    first_logits: Vec<[f32; CLASSES]>,
+}
+
+impl<'a> Oracle<'a> {
+    /// `tracker` holds the originals, `labels.len() × 784` pixels.
+    pub(crate) fn new(
+        victim: Victim<'a>,
+        rng: &'a mut MaskRng,
+        criterion: Criterion,
+        labels: Vec<u8>,
+        tracker: Tracker,
+    ) -> Self {
+        let n = labels.len();
+        Self {
+            model: victim.model,
+            inference: victim.inference,
+            scheme: victim.scheme,
+            rng,
+            device: victim.device.clone(),
+            plain_device: victim.device.clone().without_autodiff(),
+            criterion,
+            labels,
+            tracker,
+            queries: vec![0; n],
+            first_logits: vec![[0.0; CLASSES]; n],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+
+    pub fn criterion(&self) -> &Criterion {
+        &self.criterion
+    }
+
+    pub fn original(&self, i: usize) -> &[f32] {
+        self.tracker.original(i)
+    }
+
+    /// Logits of the first prediction of original `i` (the pass that decided whether to attack).
+    pub fn first_logits(&self, i: usize) -> &[f32; CLASSES] {
+        &self.first_logits[i]
+    }
+
+    /// The best adversarial of image `i` so far (its original when none).
+    pub fn best(&self, i: usize) -> &[f32] {
+        self.tracker.best_or_original(i)
+    }
+
+    /// A class other than `label`, uniformly, from the run's random stream.
+    pub fn random_class_except(&mut self, label: u8) -> u8 {
+        ((label as u64 + 1 + self.rng.next_u64() % (CLASSES as u64 - 1)) % CLASSES as u64) as u8
+    }
+
+    /// Whether an adversarial has been found for image `i` in any call so far.
+    pub fn found(&self, i: usize) -> bool {
+        self.tracker.found(i)
+    }
+
+    pub(crate) fn into_parts(self) -> (Tracker, Vec<u32>, Vec<u8>) {
+        (self.tracker, self.queries, self.labels)
+    }
+
+    /// Foolbox's first step: predict every original once. Images already adversarial on that
+    /// pass get distance 0 and are not attacked; the rest are returned, in order.
+    pub(crate) async fn check_originals(&mut self) -> Result<Vec<usize>, AttackError> {
+        let ids: Vec<usize> = (0..self.len()).collect();
+        let points = self.gather_originals(&ids);
+        let checked = self.predict(&ids, &points).await?;
+        let mut active = Vec::new();
+        for (&i, c) in ids.iter().zip(&checked) {
+            self.first_logits[i] = c.logits;
+            if c.adversarial {
+                self.tracker.mark_first_pass(i);
+            } else {
+                active.push(i);
+            }
+        }
+        Ok(active)
+    }
+
+    /// The originals of `ids`, concatenated.
+    pub fn gather_originals(&self, ids: &[usize]) -> Vec<f32> {
+        ids.iter()
+            .flat_map(|&i| self.tracker.original(i).iter().copied())
+            .collect()
+    }
+
+    /// One checked prediction per point (`ids.len() × 784` pixels).
+    pub async fn predict(
+        &mut self,
+        ids: &[usize],
+        points: &[f32],
+    ) -> Result<Vec<Checked>, AttackError> {
+        let (logits, _) = self.call(points, ids.len(), None).await?;
+        Ok(self.check(ids, points, &logits, 1))
+    }
+
+    /// A checked prediction and the gradient of CE(`classes[j]`) w.r.t. point `j`, both from
+    /// the same masks (Foolbox's `predictions_and_gradient`).
+    pub async fn predict_and_gradient(
+        &mut self,
+        ids: &[usize],
+        points: &[f32],
+        classes: &[u8],
+    ) -> Result<(Vec<Checked>, Vec<f32>), AttackError> {
+        let objective = Objective::CrossEntropy(classes);
+        let (logits, gradient) = self.call(points, ids.len(), Some(objective)).await?;
+        Ok((self.check(ids, points, &logits, 1), gradient))
+    }
+
+    /// The gradient of CE(`classes[j]`) w.r.t. point `j`; the prediction it came with is not
+    /// checked (Foolbox's gradient-only call).
+    pub async fn gradient(
+        &mut self,
+        ids: &[usize],
+        points: &[f32],
+        classes: &[u8],
+    ) -> Result<Vec<f32>, AttackError> {
+        for &i in ids {
+            self.queries[i] += 1;
+        }
+        let (_, gradient) = self
+            .call(points, ids.len(), Some(Objective::CrossEntropy(classes)))
+            .await?;
+        Ok(gradient)
+    }
+
+    /// Gradients of `k` weighted sums of logits per point: point `j` is replicated `k` times
+    /// and replica `r` yields the gradient of `Σ_c weights[(j·k + r)·10 + c] · logit_c`. Each
+    /// replica draws its own masks, as Foolbox 0.8's one call per class did; replica 0's
+    /// prediction is the checked one. Returns the checked logits and `ids.len() × k × 784`
+    /// gradients.
+    pub async fn logit_gradients(
+        &mut self,
+        ids: &[usize],
+        points: &[f32],
+        weights: &[f32],
+        k: usize,
+    ) -> Result<(Vec<Checked>, Vec<f32>), AttackError> {
+        let mut replicated = Vec::with_capacity(points.len() * k);
+        for point in points.chunks(PIXELS) {
+            for _ in 0..k {
+                replicated.extend_from_slice(point);
+            }
+        }
+        let rows = ids.len() * k;
+        let (logits, gradient) = self
+            .call(&replicated, rows, Some(Objective::Logits(weights)))
+            .await?;
+        let first: Vec<f32> = logits
+            .chunks(CLASSES * k)
+            .flat_map(|replicas| replicas[..CLASSES].iter().copied())
+            .collect();
+        Ok((self.check(ids, points, &first, k as u32), gradient))
+    }
+
+    /// Judges each row against the criterion, feeds the tracker, counts `cost` queries each.
+    fn check(&mut self, ids: &[usize], points: &[f32], logits: &[f32], cost: u32) -> Vec<Checked> {
+        ids.iter()
+            .enumerate()
+            .map(|(j, &i)| {
+                self.queries[i] += cost;
+                let mut z = [0f32; CLASSES];
+                z.copy_from_slice(&logits[j * CLASSES..(j + 1) * CLASSES]);
+                let adversarial = self.criterion.is_adversarial(i, self.labels[i], &z);
+                if adversarial {
+                    self.tracker.offer(i, &points[j * PIXELS..(j + 1) * PIXELS]);
+                }
+                Checked {
+                    logits: z,
+                    adversarial,
+                }
+            })
+            .collect()
+    }
+
+    /// One forward pass (fresh masks) over `rows` points, with the input gradient of
+    /// `objective` summed over rows when asked.
+    async fn call(
+        &mut self,
+        points: &[f32],
+        rows: usize,
+        objective: Option<Objective<'_>>,
+    ) -> Result<(Vec<f32>, Vec<f32>), AttackError> {
+        let data = TensorData::new(points.to_vec(), [rows, 1, 28, 28]);
+        let Some(objective) = objective else {
+            let x = Tensor::<4>::from_data(data, &self.plain_device);
+            let logits = self.inference.logits(x, &self.scheme, self.rng);
+            return Ok((read_floats(logits).await?, Vec::new()));
+        };
+        let x = Tensor::<4>::from_data(data, &self.device);
+        let x = x.require_grad();
+        let logits = self.model.logits(x.clone(), &self.scheme, self.rng);
+        let (weights, scored) = match objective {
+            Objective::CrossEntropy(classes) => {
+                (one_hot(classes, -1.0), log_softmax(logits.clone(), 1))
+            }
+            Objective::Logits(weights) => (weights.to_vec(), logits.clone()),
+        };
+        let weights =
+            Tensor::<2>::from_data(TensorData::new(weights, [rows, CLASSES]), &self.device);
+        let grads = (scored * weights).sum().backward();
+        let gradient = x.grad(&grads).ok_or(AttackError::NoGradient)?;
+        let logits = logits.detach();
+        Ok((read_floats(logits).await?, read_floats(gradient).await?))
+    }
+}
+
+/// Row `j` is `value` at `classes[j]` and 0 elsewhere.
+pub fn one_hot(classes: &[u8], value: f32) -> Vec<f32> {
+    let mut w = vec![0f32; classes.len() * CLASSES];
+    for (j, &c) in classes.iter().enumerate() {
+        w[j * CLASSES + c as usize] = value;
+    }
+    w
+}

@@ -1,0 +1,259 @@
+//! `advdrop reproduce`: the paper's protocol (Tables 2–5, Figures 2–3) with per-batch
+//! checkpoints, so an interrupted run resumes where it stopped.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use clap::Args;
+
+use super::{Cli, bar, shipped_weights};
+use crate::attack::{AttackKind, Victim};
+use crate::experiment::protocol::{
+    self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
+};
+use crate::experiment::report::{Report, RunInfo};
+use crate::experiment::{Table1, figures};
+use crate::model::DropoutScheme;
+
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// Successful adversarials per cell (the paper: 1000).
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Seed of targets and dropout masks.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Attacks, comma-separated: lbfgs, fgsm, jsma, jsma-pairs, deepfool.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lbfgs,fgsm,jsma,deepfool"
+    )]
+    pub attacks: Vec<AttackKind>,
+    /// Generating (and test) schemes, ';'-separated presets or rates "in,feat,fc".
+    #[arg(
+        long,
+        value_delimiter = ';',
+        default_value = "none;input;feature;fc;all"
+    )]
+    pub schemes: Vec<DropoutScheme>,
+    /// Goals, comma-separated: targeted, top3.
+    #[arg(long, value_delimiter = ',', default_value = "targeted,top3")]
+    pub goals: Vec<Goal>,
+    /// Passes per image for the majority-vote recognition.
+    #[arg(long, default_value_t = DEFAULT_VOTES)]
+    pub votes: usize,
+    /// Images attacked together.
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
+    pub batch: usize,
+    /// Output directory (default: results/reproduce-n<samples>-s<seed>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out: finished cells and batches are kept.
+    #[arg(long)]
+    pub resume: bool,
+    /// Weight file (default: the shipped weights, checked against their model card).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+}
+
+pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
+    let config = ProtocolConfig {
+        samples: args.samples,
+        seed: args.seed,
+        attacks: args.attacks.clone(),
+        schemes: args.schemes.clone(),
+        goals: args.goals.clone(),
+        votes: args.votes,
+        batch: args.batch,
+    };
+    if config.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "results/reproduce-n{}-s{}",
+            args.samples, args.seed
+        ))
+    });
+    prepare_out(&out, &config, args.resume)?;
+
+    let mnist = super::load_mnist(&cli.mnist)?;
+    let device = cli.backend.device().autodiff();
+    let weights = args.weights.clone().unwrap_or_else(shipped_weights);
+    let (model, card) = super::load_model(&weights, &device)?;
+    let plain = model.valid();
+    let plain_device = device.clone().without_autodiff();
+    let victim = Victim {
+        model: &model,
+        inference: &plain,
+        scheme: DropoutScheme::NONE,
+        device: &device,
+    };
+    let candidates = pollster::block_on(protocol::candidates(&plain, &mnist.test, &plain_device))?;
+    eprintln!(
+        "{} cells, {} correctly classified test images to draw from; checkpoints in {}",
+        config.cells().len(),
+        candidates.len(),
+        out.display()
+    );
+
+    let started = Instant::now();
+    let clock = || started.elapsed();
+    let mut cells = Vec::new();
+    for id in config.cells() {
+        let mut cell = load_cell(&out, &id)?.unwrap_or_else(|| AttackCell::new(&id));
+        if !cell.finished {
+            let progress = bar(
+                config.samples as u64,
+                "{prefix:>26} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
+            );
+            progress.set_prefix(id.key());
+            progress.set_position(cell.samples.len() as u64);
+            let mut saved: Result<()> = Ok(());
+            pollster::block_on(protocol::attack_cell(
+                victim,
+                &mnist.test,
+                &candidates,
+                &config,
+                &id,
+                &mut cell,
+                &clock,
+                |c| {
+                    progress.set_position(c.samples.len() as u64);
+                    progress.set_message(format!("ok of {} tried", c.attempted));
+                    saved = save_cell(&out, &id, c);
+                    if saved.is_ok() {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    }
+                },
+            ))
+            .with_context(|| format!("attacking cell {}", id.key()))?;
+            saved?;
+            progress.finish_and_clear();
+        }
+        if cell.recognition.len() < config.schemes.len() {
+            let mut saved: Result<()> = Ok(());
+            pollster::block_on(protocol::recognise_cell(
+                &plain,
+                &plain_device,
+                &config,
+                &id,
+                &mut cell,
+                &clock,
+                |c| {
+                    saved = save_cell(&out, &id, c);
+                    if saved.is_ok() {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    }
+                },
+            ))?;
+            saved?;
+        }
+        eprintln!("{}", Report::cell_line(&cell));
+        cells.push(cell);
+    }
+
+    let table1 = load_table1();
+    let info = RunInfo {
+        weights: weights.display().to_string(),
+        weights_sha256: card.map(|c| c.weights_sha256),
+        backend: cli.backend.name().into(),
+        test_images_correct: candidates.len(),
+    };
+    let report = Report::build(&config, info, &cells, table1.as_ref());
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(out.join("tables.md"), report.markdown())?;
+    std::fs::write(out.join("cells.csv"), report.csv())?;
+    for goal in &config.goals {
+        let png = figures::figure(&mnist.test, &config, &cells, *goal);
+        let name = match goal {
+            Goal::Targeted => "figure2-targeted.png",
+            Goal::Top3 => "figure3-top3.png",
+        };
+        if let Some(png) = png {
+            std::fs::write(out.join(name), png)?;
+        }
+    }
+    println!("{}", report.markdown());
+    eprintln!(
+        "wrote {}/{{report.json, tables.md, cells.csv, figure*.png}}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Refuses to mix runs: an existing directory needs --resume and the same configuration.
+fn prepare_out(out: &Path, config: &ProtocolConfig, resume: bool) -> Result<()> {
+    let path = out.join("config.json");
+    let wanted = serde_json::to_string_pretty(config)?;
+    if path.is_file() {
+        if !resume {
+            bail!(
+                "{} already holds a run: pass --resume to continue it, or choose another --out",
+                out.display()
+            );
+        }
+        let existing = std::fs::read_to_string(&path)?;
+        if existing != wanted {
+            bail!(
+                "{} holds a run with another configuration ({}); --resume needs the same arguments",
+                out.display(),
+                path.display()
+            );
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(out.join("cells"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    write_atomically(&path, wanted.as_bytes())
+}
+
+fn cell_paths(out: &Path, id: &CellId) -> (PathBuf, PathBuf) {
+    let base = out.join("cells").join(id.key());
+    (base.with_extension("json"), base.with_extension("f32"))
+}
+
+fn load_cell(out: &Path, id: &CellId) -> Result<Option<AttackCell>> {
+    let (json, bin) = cell_paths(out, id);
+    if !json.is_file() {
+        return Ok(None);
+    }
+    let mut cell: AttackCell = serde_json::from_str(&std::fs::read_to_string(&json)?)
+        .with_context(|| format!("{}: not a cell checkpoint", json.display()))?;
+    let bytes = std::fs::read(&bin).with_context(|| format!("reading {}", bin.display()))?;
+    protocol::adversarials_from_bytes(&mut cell, &bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
+    Ok(Some(cell))
+}
+
+/// Binary first, then the JSON that vouches for it: a crash between the two leaves the old
+/// JSON, and loading keeps only the adversarials it vouches for.
+fn save_cell(out: &Path, id: &CellId, cell: &AttackCell) -> Result<()> {
+    let (json, bin) = cell_paths(out, id);
+    write_atomically(&bin, &protocol::adversarials_to_bytes(cell))?;
+    write_atomically(&json, serde_json::to_string_pretty(cell)?.as_bytes())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Table 1 of the same weights, when `advdrop eval` has recorded it (the accuracy cost that
+/// conclusion 1 weighs against robustness).
+fn load_table1() -> Option<Table1> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/paper/table1.json");
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}

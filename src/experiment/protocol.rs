@@ -1,0 +1,389 @@
+//! The paper's protocol (§4): for every dropout scheme, adversarials with every attack for two
+//! goals — a random target ≠ label, and top-3 misclassification — on consecutive correctly
+//! classified test images, skipping failures until N successes; then every set of
+//! adversarials is classified under every scheme (cross recognition).
+//!
+//! The work is cut into *cells* (goal × attack × generating scheme) and each cell into
+//! batches. A cell's state is plain data ([`AttackCell`]): the caller stores it after every
+//! batch (files natively, IndexedDB in the page), and hands it back to continue. Every batch
+//! and every recognition pass draws its masks from its own stream of the seed, so a resumed
+//! run gives exactly the numbers an uninterrupted one would have.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::ControlFlow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{
+    Attack, AttackError, AttackKind, Criterion, Distances, Metric, PIXELS, Victim, run_attack,
+};
+use crate::data::Split;
+use crate::eval::{self, ReadError, Recognition};
+use crate::model::{CLASSES, Cnn, DropoutScheme, MaskRng};
+
+/// The paper's two goals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Goal {
+    /// A random target class ≠ the true label (Tables 2, 3).
+    Targeted,
+    /// The true label leaves the 3 largest logits (Tables 4, 5).
+    Top3,
+}
+
+impl Goal {
+    pub const ALL: [Goal; 2] = [Goal::Targeted, Goal::Top3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Goal::Targeted => "targeted",
+            Goal::Top3 => "top3",
+        }
+    }
+}
+
+impl fmt::Display for Goal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Goal {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "targeted" => Ok(Goal::Targeted),
+            "top3" | "top-3" => Ok(Goal::Top3),
+            other => Err(format!("unknown goal '{other}': use targeted or top3")),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolConfig {
+    /// Successful adversarials wanted per cell (the paper's 1,000).
+    pub samples: usize,
+    pub seed: u64,
+    pub attacks: Vec<AttackKind>,
+    pub schemes: Vec<DropoutScheme>,
+    pub goals: Vec<Goal>,
+    /// Passes per image for the majority-vote recognition (ATTACKS.md asks R ≥ 100).
+    pub votes: usize,
+    /// Images attacked together.
+    pub batch: usize,
+}
+
+/// Defaults of `advdrop reproduce`.
+pub const DEFAULT_VOTES: usize = 100;
+pub const DEFAULT_BATCH: usize = 100;
+
+impl ProtocolConfig {
+    /// The paper's protocol with `samples` per cell.
+    pub fn paper(samples: usize, seed: u64) -> Self {
+        Self {
+            samples,
+            seed,
+            attacks: AttackKind::paper().to_vec(),
+            schemes: DropoutScheme::PRESETS.iter().map(|(_, s)| *s).collect(),
+            goals: Goal::ALL.to_vec(),
+            votes: DEFAULT_VOTES,
+            batch: DEFAULT_BATCH,
+        }
+    }
+
+    /// The cells of this configuration, in run order: goal, then attack, then scheme
+    /// (DeepFool has no targeted cells).
+    pub fn cells(&self) -> Vec<CellId> {
+        let mut cells = Vec::new();
+        for &goal in &self.goals {
+            for attack in &self.attacks {
+                if goal == Goal::Targeted && !attack.supports_targeted() {
+                    continue;
+                }
+                for scheme in &self.schemes {
+                    cells.push(CellId {
+                        goal,
+                        attack: attack.clone(),
+                        scheme: *scheme,
+                    });
+                }
+            }
+        }
+        cells
+    }
+}
+
+/// One cell of the protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellId {
+    pub goal: Goal,
+    pub attack: AttackKind,
+    pub scheme: DropoutScheme,
+}
+
+impl CellId {
+    /// File-name-safe key: `targeted-lbfgs-none`.
+    pub fn key(&self) -> String {
+        format!("{}-{}-{}", self.goal, self.attack, self.scheme).replace(',', "_")
+    }
+
+    /// A number that names the cell's random streams, independent of which other cells the
+    /// run has, so `--attacks fgsm` alone reproduces the FGSM cells of a full run.
+    fn stream_base(&self) -> u64 {
+        let goal = Goal::ALL.iter().position(|g| *g == self.goal).unwrap_or(0) as u64;
+        let attack = ["lbfgs", "fgsm", "jsma", "deepfool", "jsma-pairs"]
+            .iter()
+            .position(|a| *a == self.attack.name())
+            .unwrap_or(7) as u64;
+        let scheme = self
+            .scheme
+            .to_string()
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+            & 0xffff;
+        (goal << 36) | (attack << 32) | (scheme << 16)
+    }
+}
+
+/// One successful adversarial's record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Index in the MNIST test set.
+    pub index: usize,
+    pub label: u8,
+    pub target: Option<u8>,
+    /// The first stochastic pass of the original already met the goal (distance 0).
+    pub first_pass: bool,
+    pub distances: Distances,
+    pub queries: u32,
+}
+
+/// A cell's state: its adversarials so far, where it stands, and (once recognised) how every
+/// scheme recognises them. Also its checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttackCell {
+    pub goal: Goal,
+    pub attack: String,
+    pub scheme: String,
+    /// Candidates attacked so far (successes + skipped failures).
+    pub attempted: usize,
+    pub batches: u64,
+    pub finished: bool,
+    /// Time spent attacking, summed over sessions.
+    pub attack_seconds: f64,
+    pub samples: Vec<Sample>,
+    /// `samples.len() × 784` pixels; stored beside the JSON, not in it.
+    #[serde(skip)]
+    pub adversarials: Vec<f32>,
+    /// Test scheme → recognition of this cell's adversarials.
+    pub recognition: BTreeMap<String, Recognition>,
+    pub recognition_seconds: f64,
+}
+
+impl AttackCell {
+    pub fn new(id: &CellId) -> Self {
+        Self {
+            goal: id.goal,
+            attack: id.attack.name().into(),
+            scheme: id.scheme.to_string(),
+            attempted: 0,
+            batches: 0,
+            finished: false,
+            attack_seconds: 0.0,
+            samples: Vec::new(),
+            adversarials: Vec::new(),
+            recognition: BTreeMap::new(),
+            recognition_seconds: 0.0,
+        }
+    }
+}
+
+/// The test images the deterministic network classifies correctly, in order: the pool every
+/// cell draws its consecutive samples from (the same for every scheme, so cells compare).
+pub async fn candidates(
+    model: &Cnn,
+    test: &Split,
+    device: &Device,
+) -> Result<Vec<usize>, ReadError> {
+    let mut correct = Vec::new();
+    let all: Vec<usize> = (0..test.len()).collect();
+    let mut rng = MaskRng::seed(0);
+    for chunk in all.chunks(eval::EVAL_BATCH) {
+        let predicted = eval::predict(
+            model,
+            test.images_tensor(chunk, device),
+            &DropoutScheme::NONE,
+            &mut rng,
+        )
+        .await?;
+        for (&i, p) in chunk.iter().zip(predicted) {
+            if p == test.labels()[i] {
+                correct.push(i);
+            }
+        }
+    }
+    Ok(correct)
+}
+
+/// The random target of test image `index`: uniform over the nine other classes, fixed by the
+/// seed so every attack and scheme aims the same image at the same class.
+pub fn target_for(seed: u64, index: usize, label: u8) -> u8 {
+    let draw = MaskRng::stream(seed, (3 << 40) | index as u64).next_u64();
+    ((label as u64 + 1 + draw % (CLASSES as u64 - 1)) % CLASSES as u64) as u8
+}
+
+/// Runs batches of a cell until it has `config.samples` successes, the candidates run out, or
+/// `after_batch` says stop. `after_batch` sees the cell after every batch (to checkpoint it and
+/// report progress).
+#[allow(clippy::too_many_arguments)]
+pub async fn attack_cell(
+    victim: Victim<'_>,
+    test: &Split,
+    candidates: &[usize],
+    config: &ProtocolConfig,
+    id: &CellId,
+    cell: &mut AttackCell,
+    clock: &dyn Fn() -> Duration,
+    mut after_batch: impl FnMut(&AttackCell) -> ControlFlow<()>,
+) -> Result<(), AttackError> {
+    while !cell.finished {
+        let started = clock();
+        let needed = config.samples - cell.samples.len();
+        // Size the batch to what is still needed at the success rate seen so far.
+        let rate = if cell.attempted == 0 {
+            1.0
+        } else {
+            (cell.samples.len() as f64 / cell.attempted as f64).max(0.05)
+        };
+        let size = ((needed as f64 / rate).ceil() as usize)
+            .clamp(1, config.batch.max(1))
+            .min(candidates.len() - cell.attempted);
+        let indices = &candidates[cell.attempted..cell.attempted + size];
+        let labels = test.labels_at(indices);
+        let images: Vec<f32> = indices
+            .iter()
+            .flat_map(|&i| test.image(i).iter().map(|&p| p as f32 / 255.0))
+            .collect();
+        let targets: Vec<u8> = indices
+            .iter()
+            .zip(&labels)
+            .map(|(&i, &l)| target_for(config.seed, i, l))
+            .collect();
+        let criterion = match id.goal {
+            Goal::Targeted => Criterion::TargetClass(targets.clone()),
+            Goal::Top3 => Criterion::TopKMisclassification(3),
+        };
+        let victim = Victim {
+            scheme: id.scheme,
+            ..victim
+        };
+        let mut rng = MaskRng::stream(config.seed, (1 << 48) | id.stream_base() | cell.batches);
+        let outcome = run_attack(
+            &id.attack,
+            victim,
+            &images,
+            &labels,
+            criterion,
+            Metric::Mse,
+            &mut rng,
+        )
+        .await?;
+        let mut used = size;
+        for j in 0..size {
+            if !outcome.success[j] {
+                continue;
+            }
+            cell.samples.push(Sample {
+                index: indices[j],
+                label: labels[j],
+                target: (id.goal == Goal::Targeted).then_some(targets[j]),
+                first_pass: outcome.first_pass[j],
+                distances: outcome.distances[j],
+                queries: outcome.queries[j],
+            });
+            cell.adversarials.extend_from_slice(outcome.adversarial(j));
+            if cell.samples.len() == config.samples {
+                used = j + 1; // later images of the batch do not count as attempted
+                break;
+            }
+        }
+        cell.attempted += used;
+        cell.batches += 1;
+        cell.finished = cell.samples.len() == config.samples || cell.attempted == candidates.len();
+        cell.attack_seconds += (clock() - started).as_secs_f64();
+        if after_batch(cell).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Classifies a finished cell's adversarials under every scheme of `config` it has not been
+/// classified under yet; `after_scheme` sees the cell after each (to checkpoint it).
+#[allow(clippy::too_many_arguments)]
+pub async fn recognise_cell(
+    model: &Cnn,
+    device: &Device,
+    config: &ProtocolConfig,
+    id: &CellId,
+    cell: &mut AttackCell,
+    clock: &dyn Fn() -> Duration,
+    mut after_scheme: impl FnMut(&AttackCell) -> ControlFlow<()>,
+) -> Result<(), ReadError> {
+    let labels: Vec<u8> = cell.samples.iter().map(|s| s.label).collect();
+    for (e, scheme) in config.schemes.iter().enumerate() {
+        let name = scheme.to_string();
+        if cell.recognition.contains_key(&name) {
+            continue;
+        }
+        let started = clock();
+        let mut rng = MaskRng::stream(config.seed, (2 << 48) | id.stream_base() | e as u64);
+        let r = eval::recognise(
+            model,
+            &cell.adversarials,
+            &labels,
+            scheme,
+            config.votes,
+            &mut rng,
+            device,
+        )
+        .await?;
+        cell.recognition.insert(name, r);
+        cell.recognition_seconds += (clock() - started).as_secs_f64();
+        if after_scheme(cell).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Adversarials as little-endian f32 bytes (the checkpoint's binary half).
+pub fn adversarials_to_bytes(cell: &AttackCell) -> Vec<u8> {
+    cell.adversarials
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// Restores the binary half of a checkpoint. Adversarials are only ever appended and the
+/// binary is written before the JSON, so a longer binary is a batch whose JSON never landed:
+/// its prefix is exactly the state the JSON describes. A shorter one is damage.
+pub fn adversarials_from_bytes(cell: &mut AttackCell, bytes: &[u8]) -> Result<(), String> {
+    let expected = cell.samples.len() * PIXELS * 4;
+    if bytes.len() < expected || bytes.len() % (PIXELS * 4) != 0 {
+        return Err(format!(
+            "{} bytes of adversarials for {} samples (expected {expected})",
+            bytes.len(),
+            cell.samples.len()
+        ));
+    }
+    cell.adversarials = bytes[..expected]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok(())
+}

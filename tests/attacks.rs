@@ -1,0 +1,556 @@
+//! The attacks: closed forms on a linear model, the paper's goals on the shipped CNN,
+//! budgets, batching, and the best-adversarial bookkeeping.
+
+mod common;
+
+use advdrop::attack::{
+    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Metric,
+    PIXELS, Victim, run_attack,
+};
+use advdrop::eval::recognition::read_floats;
+use advdrop::model::{CLASSES, Classifier, Cnn, DropoutScheme, MaskRng};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// `z = W x + b`: a softmax regression whose boundaries are known in closed form.
+struct Linear {
+    w: Vec<f32>, // [10, 784], class-major
+    b: Vec<f32>,
+    device: Device,
+}
+
+impl Linear {
+    fn new(seed: u64, device: &Device) -> Self {
+        let mut rng = MaskRng::seed(seed);
+        let mut uniform = || (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
+        let w = (0..CLASSES * PIXELS).map(|_| 0.2 * uniform()).collect();
+        let b = (0..CLASSES).map(|_| 0.5 * uniform()).collect();
+        Self {
+            w,
+            b,
+            device: device.clone(),
+        }
+    }
+
+    fn host_logits(&self, x: &[f32]) -> [f64; CLASSES] {
+        let mut z = [0f64; CLASSES];
+        for (k, zk) in z.iter_mut().enumerate() {
+            *zk = self.b[k] as f64
+                + self.w[k * PIXELS..(k + 1) * PIXELS]
+                    .iter()
+                    .zip(x)
+                    .map(|(w, x)| *w as f64 * *x as f64)
+                    .sum::<f64>();
+        }
+        z
+    }
+}
+
+impl Classifier for Linear {
+    fn logits(&self, images: Tensor<4>, _: &DropoutScheme, _: &mut MaskRng) -> Tensor<2> {
+        let [n, ..] = images.dims();
+        let w = Tensor::<2>::from_data(
+            TensorData::new(self.w.clone(), [CLASSES, PIXELS]),
+            &self.device,
+        );
+        let b = Tensor::<2>::from_data(TensorData::new(self.b.clone(), [1, CLASSES]), &self.device);
+        images.reshape([n, PIXELS]).matmul(w.transpose()) + b
+    }
+}
+
+fn ad_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// The network twice: on the autodiff device and on the plain one.
+type Pair<'a> = (&'a dyn Classifier, &'a dyn Classifier);
+
+fn run(
+    attack: &impl Attack,
+    (model, inference): Pair<'_>,
+    scheme: DropoutScheme,
+    images: &[f32],
+    labels: &[u8],
+    criterion: Criterion,
+    seed: u64,
+) -> Result<AttackOutcome, AttackError> {
+    let device = ad_device();
+    let victim = Victim {
+        model,
+        inference,
+        scheme,
+        device: &device,
+    };
+    let mut rng = MaskRng::seed(seed);
+    pollster::block_on(run_attack(
+        attack,
+        victim,
+        images,
+        labels,
+        criterion,
+        Metric::Mse,
+        &mut rng,
+    ))
+}
+
+/// A mid-grey image, far from the box's faces, and the linear model's label for it.
+fn grey_point(model: &Linear) -> (Vec<f32>, u8) {
+    let x = vec![0.5f32; PIXELS];
+    let z = model.host_logits(&x);
+    let label = (0..CLASSES).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap() as u8;
+    (x, label)
+}
+
+#[test]
+fn deepfool_first_step_lands_on_the_analytic_nearest_boundary() {
+    let device = ad_device();
+    for seed in 0..4 {
+        let model = Linear::new(seed, &device);
+        let plain = Linear::new(seed, &Device::flex());
+        let (x, y) = grey_point(&model);
+        let z = model.host_logits(&x);
+        let row = |k: usize| &model.w[k * PIXELS..(k + 1) * PIXELS];
+        // argmin_k |z_k − z_y| / ‖w_k − w_y‖, step (|f| + 1e-4) / ‖w‖² · w, overshoot 1.05.
+        let (k, _) = (0..CLASSES)
+            .filter(|&k| k != y as usize)
+            .map(|k| {
+                let norm = row(k)
+                    .iter()
+                    .zip(row(y as usize))
+                    .map(|(a, b)| ((a - b) as f64).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                (k, (z[k] - z[y as usize]).abs() / norm)
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        let w: Vec<f64> = row(k)
+            .iter()
+            .zip(row(y as usize))
+            .map(|(a, b)| (a - b) as f64)
+            .collect();
+        let norm2: f64 = w.iter().map(|v| v * v).sum();
+        let f = (z[k] - z[y as usize]).abs() + advdrop::attack::deepfool::PAST_BOUNDARY as f64;
+        let expected: Vec<f64> = x
+            .iter()
+            .zip(&w)
+            .map(|(x, w)| *x as f64 + 1.05 * f / norm2 * w)
+            .collect();
+        let out = run(
+            &DeepFool::default(),
+            (&model, &plain),
+            DropoutScheme::NONE,
+            &x,
+            &[y],
+            Criterion::Misclassification,
+            0,
+        )
+        .unwrap();
+        assert!(out.success[0]);
+        assert_eq!(
+            out.queries[0],
+            1 + CLASSES as u32 * 2,
+            "one step, then the check"
+        );
+        let err = out
+            .adversarial(0)
+            .iter()
+            .zip(&expected)
+            .map(|(a, e)| (*a as f64 - e).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-5, "seed {seed}: off the analytic step by {err}");
+    }
+}
+
+#[test]
+fn fgsm_equals_its_closed_form_on_a_linear_model() {
+    let device = ad_device();
+    for seed in 0..4 {
+        let model = Linear::new(seed, &device);
+        let plain = Linear::new(seed, &Device::flex());
+        let (x, y) = grey_point(&model);
+        let y = y as usize;
+        let z = model.host_logits(&x);
+        // ∇ CE(y) = Wᵀ (softmax(z) − e_y); its sign, then z(ε) = z + ε·W·s while unclipped.
+        let max = z.iter().cloned().fold(f64::MIN, f64::max);
+        let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        let p: Vec<f64> = e.iter().map(|v| v / sum).collect();
+        let sign: Vec<f64> = (0..PIXELS)
+            .map(|i| {
+                let g: f64 = (0..CLASSES)
+                    .map(|k| model.w[k * PIXELS + i] as f64 * (p[k] - (k == y) as u8 as f64))
+                    .sum();
+                if g > 0.0 {
+                    1.0
+                } else if g < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let ws: Vec<f64> = (0..CLASSES)
+            .map(|k| {
+                (0..PIXELS)
+                    .map(|i| model.w[k * PIXELS + i] as f64 * sign[i])
+                    .sum()
+            })
+            .collect();
+        let crossing = (0..CLASSES)
+            .filter(|&k| k != y && ws[k] > ws[y])
+            .map(|k| (z[y] - z[k]) / (ws[k] - ws[y]))
+            .fold(f64::INFINITY, f64::min);
+        let epsilon = (crossing * 1000.0).ceil() / 1000.0;
+        assert!(epsilon < 0.5, "the test wants an unclipped crossing");
+        let out = run(
+            &Fgsm::default(),
+            (&model, &plain),
+            DropoutScheme::NONE,
+            &x,
+            &[y as u8],
+            Criterion::Misclassification,
+            0,
+        )
+        .unwrap();
+        assert!(out.success[0]);
+        assert_eq!(out.queries[0], 2 + (epsilon * 1000.0).round() as u32);
+        for (a, (x, s)) in out.adversarial(0).iter().zip(x.iter().zip(&sign)) {
+            assert!((*a as f64 - (*x as f64 + epsilon * s)).abs() < 1e-6);
+        }
+    }
+}
+
+/// The first `n` test images the deterministic network classifies correctly.
+fn correct_test_images(model: &Cnn, n: usize) -> (Vec<usize>, Vec<f32>, Vec<u8>) {
+    let device = Device::flex();
+    let candidates: Vec<usize> = (0..2 * n).collect();
+    let pixels = common::test_pixels(&candidates);
+    let x = Tensor::<4>::from_data(TensorData::new(pixels, [2 * n, 1, 28, 28]), &device);
+    let predicted: Vec<i64> = model
+        .forward(x, &DropoutScheme::NONE, &mut MaskRng::seed(0))
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .collect();
+    let labels = common::mnist().test.labels_at(&candidates);
+    let chosen: Vec<usize> = candidates
+        .into_iter()
+        .filter(|&i| predicted[i] == labels[i] as i64)
+        .take(n)
+        .collect();
+    (
+        chosen.clone(),
+        common::test_pixels(&chosen),
+        common::mnist().test.labels_at(&chosen),
+    )
+}
+
+/// Classes the deterministic network gives the adversarials.
+fn classify(model: &Cnn, images: &[f32]) -> Vec<u8> {
+    let n = images.len() / PIXELS;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(images.to_vec(), [n, 1, 28, 28]),
+        &Device::flex(),
+    );
+    let z = pollster::block_on(read_floats(model.forward(
+        x,
+        &DropoutScheme::NONE,
+        &mut MaskRng::seed(0),
+    )))
+    .unwrap();
+    z.chunks(CLASSES)
+        .map(|z| (0..CLASSES).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap() as u8)
+        .collect()
+}
+
+fn random_targets(labels: &[u8], seed: u64) -> Vec<u8> {
+    let mut rng = MaskRng::seed(seed);
+    labels
+        .iter()
+        .map(|&l| ((l as u64 + 1 + rng.next_u64() % 9) % 10) as u8)
+        .collect()
+}
+
+fn success_rate(out: &AttackOutcome) -> f64 {
+    out.success.iter().filter(|&&s| s).count() as f64 / out.len() as f64
+}
+
+fn assert_in_box(out: &AttackOutcome, what: &str) {
+    assert!(
+        out.adversarials.iter().all(|v| (0.0..=1.0).contains(v)),
+        "{what}: left [0, 1]"
+    );
+}
+
+const N: usize = 50;
+/// L-BFGS's c search costs ~2,000 (targeted) to ~6,000 (top-3) model calls per image; 20
+/// images keep the test under a few minutes on two cores.
+const N_LBFGS: usize = 20;
+/// FGSM's single untargeted direction leaves the true label in the top 3 for some confident
+/// images even at ε = 1 (84 % success measured on these 50); the paper skipped failures.
+const FGSM_TOP3_FLOOR: f64 = 0.75;
+
+#[test]
+fn every_attack_reaches_its_goals_on_the_shipped_model() {
+    let device = ad_device();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let pair: Pair<'_> = (&model, &plain);
+    let (_, all_images, all_labels) = correct_test_images(&model, N);
+    let mut top3_l2 = std::collections::HashMap::new();
+    for attack in AttackKind::paper() {
+        let n = if matches!(attack, AttackKind::Lbfgs(_)) {
+            N_LBFGS
+        } else {
+            N
+        };
+        let (images, labels) = (&all_images[..n * PIXELS], &all_labels[..n]);
+        let targets = random_targets(labels, 1);
+        let mut goals = vec![Criterion::TopKMisclassification(3)];
+        if attack.supports_targeted() {
+            goals.push(Criterion::TargetClass(targets.clone()));
+        }
+        for goal in goals {
+            let targeted = matches!(goal, Criterion::TargetClass(_));
+            let what = format!("{attack} {}", goal.goal_name());
+            let out = run(
+                &attack,
+                pair,
+                DropoutScheme::NONE,
+                images,
+                labels,
+                goal.clone(),
+                3,
+            )
+            .unwrap();
+            assert_in_box(&out, &what);
+            let rate = success_rate(&out);
+            eprintln!("{what}: {:.0} % of {n}", rate * 100.0);
+            for i in (0..n).filter(|&i| out.success[i]) {
+                let z = logits_of(&model, out.adversarial(i));
+                assert!(
+                    goal.is_adversarial(i, labels[i], &z),
+                    "{what}: image {i} reported a success that the network does not confirm: {z:?}"
+                );
+                if targeted {
+                    assert_eq!(
+                        classify(&model, out.adversarial(i))[0],
+                        targets[i],
+                        "{what}: image {i}"
+                    );
+                }
+            }
+            match (&attack, targeted) {
+                // Foolbox 0.8's untargeted direction reaches a random target only sometimes.
+                (AttackKind::Fgsm(_), true) => {
+                    assert!(rate < 0.95, "{what}: {rate} is implausibly high")
+                }
+                (AttackKind::Fgsm(_), false) => {
+                    assert!(rate >= FGSM_TOP3_FLOOR, "{what}: success {rate}")
+                }
+                _ => assert!(rate >= 0.95, "{what}: success {rate}"),
+            }
+            if !targeted {
+                top3_l2.insert(attack.name(), out);
+            }
+        }
+    }
+    // L-BFGS minimises the distance; FGSM only walks one direction.
+    let (lbfgs, fgsm) = (&top3_l2["lbfgs"], &top3_l2["fgsm"]);
+    let both: Vec<usize> = (0..N_LBFGS)
+        .filter(|&i| lbfgs.success[i] && fgsm.success[i])
+        .collect();
+    let mean = |o: &AttackOutcome| {
+        both.iter().map(|&i| o.distances[i].l2).sum::<f32>() / both.len() as f32
+    };
+    assert!(both.len() >= N_LBFGS / 2);
+    assert!(
+        mean(lbfgs) < mean(fgsm),
+        "L-BFGS {} vs FGSM {}",
+        mean(lbfgs),
+        mean(fgsm)
+    );
+}
+
+fn logits_of(model: &Cnn, image: &[f32]) -> Vec<f32> {
+    let x = Tensor::<4>::from_data(
+        TensorData::new(image.to_vec(), [1, 1, 28, 28]),
+        &Device::flex(),
+    );
+    model
+        .forward(x, &DropoutScheme::NONE, &mut MaskRng::seed(0))
+        .into_data()
+        .iter::<f32>()
+        .collect()
+}
+
+#[test]
+fn jsma_respects_its_budgets() {
+    let device = ad_device();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let pair: Pair<'_> = (&model, &plain);
+    let (_, images, labels) = correct_test_images(&model, 10);
+    let targets = random_targets(&labels, 2);
+    let fast = Jsma::default();
+    let out = run(
+        &fast,
+        pair,
+        DropoutScheme::ALL,
+        &images,
+        &labels,
+        Criterion::TargetClass(targets.clone()),
+        4,
+    )
+    .unwrap();
+    for i in 0..out.len() {
+        let d = &out.distances[i];
+        // Seven changes of 0.1 at most per pixel.
+        assert!(
+            d.linf <= 7.0 * fast.theta + 1e-5,
+            "image {i}: L∞ {}",
+            d.linf
+        );
+        assert!(d.l0 as usize <= fast.pixel_budget());
+    }
+    let pairs = Jsma::pairs();
+    let out = run(
+        &pairs,
+        pair,
+        DropoutScheme::NONE,
+        &images,
+        &labels,
+        Criterion::TargetClass(targets),
+        4,
+    )
+    .unwrap();
+    assert_in_box(&out, "jsma-pairs");
+    assert!(
+        success_rate(&out) >= 0.8,
+        "jsma-pairs: {}",
+        success_rate(&out)
+    );
+    for i in 0..out.len() {
+        assert!(
+            out.distances[i].l0 as usize <= pairs.pixel_budget(),
+            "image {i}: {} pixels",
+            out.distances[i].l0
+        );
+        let original = &images[i * PIXELS..(i + 1) * PIXELS];
+        for (a, o) in out.adversarial(i).iter().zip(original) {
+            assert!(
+                a == o || *a == 1.0,
+                "pairs set changed pixels to the top of the range"
+            );
+        }
+    }
+}
+
+#[test]
+fn batched_and_one_at_a_time_runs_agree() {
+    let device = ad_device();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let pair: Pair<'_> = (&model, &plain);
+    let (_, images, labels) = correct_test_images(&model, 6);
+    let goal = Criterion::TopKMisclassification(3);
+    for attack in [
+        AttackKind::DeepFool(DeepFool::default()),
+        AttackKind::Jsma(Jsma::default()),
+    ] {
+        let batched = run(
+            &attack,
+            pair,
+            DropoutScheme::NONE,
+            &images,
+            &labels,
+            goal.clone(),
+            0,
+        )
+        .unwrap();
+        for i in 0..labels.len() {
+            let one = run(
+                &attack,
+                pair,
+                DropoutScheme::NONE,
+                &images[i * PIXELS..(i + 1) * PIXELS],
+                &labels[i..=i],
+                goal.clone(),
+                0,
+            )
+            .unwrap();
+            assert_eq!(one.success[0], batched.success[i]);
+            assert_eq!(one.queries[0], batched.queries[i], "{attack} image {i}");
+            let diff = one
+                .adversarial(0)
+                .iter()
+                .zip(batched.adversarial(i))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                diff < 1e-4,
+                "{attack} image {i}: batched and single differ by {diff}"
+            );
+        }
+    }
+}
+
+#[test]
+fn deepfool_refuses_targeted_goals_and_shapes_are_checked() {
+    let device = ad_device();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let pair: Pair<'_> = (&model, &plain);
+    let (_, images, labels) = correct_test_images(&model, 2);
+    let err = run(
+        &DeepFool::default(),
+        pair,
+        DropoutScheme::NONE,
+        &images,
+        &labels,
+        Criterion::TargetClass(vec![1, 2]),
+        0,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("deepfool cannot pursue a targeted goal"),
+        "{err}"
+    );
+    let err = run(
+        &Fgsm::default(),
+        pair,
+        DropoutScheme::NONE,
+        &images[..PIXELS],
+        &labels,
+        Criterion::Misclassification,
+        0,
+    )
+    .unwrap_err();
+    assert!(matches!(err, AttackError::Shape(_)));
+}
+
+#[test]
+fn first_pass_adversarials_are_counted_separately() {
+    let device = ad_device();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let pair: Pair<'_> = (&model, &plain);
+    let (_, images, mut labels) = correct_test_images(&model, 4);
+    labels[1] = (labels[1] + 1) % 10; // a wrong label: the first pass already "misclassifies"
+    let out = run(
+        &Fgsm::default(),
+        pair,
+        DropoutScheme::NONE,
+        &images,
+        &labels,
+        Criterion::Misclassification,
+        0,
+    )
+    .unwrap();
+    assert_eq!(out.first_pass, vec![false, true, false, false]);
+    assert!(out.success[1]);
+    assert_eq!(out.distances[1].l2, 0.0);
+    assert_eq!(out.queries[1], 1);
+}

@@ -1,0 +1,370 @@
+//! The protocol: seeded runs repeat exactly, a resumed run equals an uninterrupted one, the
+//! report's verdicts follow the numbers, and the CLI refuses to mix runs.
+
+mod common;
+
+use std::ops::ControlFlow;
+use std::process::Command;
+use std::time::Duration;
+
+use advdrop::attack::{AttackKind, DeepFool, Distances, Jsma, Victim};
+use advdrop::eval::Recognition;
+use advdrop::experiment::protocol::{
+    self, AttackCell, CellId, Goal, ProtocolConfig, Sample, attack_cell, recognise_cell,
+};
+use advdrop::experiment::report::{Report, RunInfo, Verdict};
+use advdrop::model::DropoutScheme;
+use burn::module::Module;
+use burn::tensor::Device;
+
+fn zero() -> Duration {
+    Duration::ZERO
+}
+
+fn config() -> ProtocolConfig {
+    ProtocolConfig {
+        samples: 4,
+        seed: 11,
+        attacks: vec![
+            AttackKind::Jsma(Jsma::default()),
+            AttackKind::DeepFool(DeepFool::default()),
+        ],
+        schemes: vec![DropoutScheme::NONE, DropoutScheme::ALL],
+        goals: vec![Goal::Targeted, Goal::Top3],
+        votes: 3,
+        batch: 2,
+    }
+}
+
+/// Runs the cells of `config` from `cells` (fresh where missing); `stop_after` batches per
+/// cell at most (then the caller resumes).
+fn run_cells(
+    config: &ProtocolConfig,
+    mut cells: Vec<AttackCell>,
+    stop_after: Option<u64>,
+) -> Vec<AttackCell> {
+    let device = Device::flex().autodiff();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let plain_device = Device::flex();
+    let victim = Victim {
+        model: &model,
+        inference: &plain,
+        scheme: DropoutScheme::NONE,
+        device: &device,
+    };
+    let test = &common::mnist().test;
+    let candidates: Vec<usize> = pollster::block_on(protocol::candidates(
+        &plain,
+        &test.slice(0..60),
+        &plain_device,
+    ))
+    .unwrap();
+    for (k, id) in config.cells().iter().enumerate() {
+        if cells.len() <= k {
+            cells.push(AttackCell::new(id));
+        }
+        let cell = &mut cells[k];
+        let start = cell.batches;
+        pollster::block_on(attack_cell(
+            victim,
+            test,
+            &candidates,
+            config,
+            id,
+            cell,
+            &zero,
+            |c| match stop_after {
+                Some(n) if c.batches - start >= n => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            },
+        ))
+        .unwrap();
+        if cell.finished {
+            pollster::block_on(recognise_cell(
+                &plain,
+                &plain_device,
+                config,
+                id,
+                cell,
+                &zero,
+                |_| ControlFlow::Continue(()),
+            ))
+            .unwrap();
+        }
+    }
+    cells
+}
+
+/// What a checkpoint keeps: the JSON half and the binary half, round-tripped.
+fn checkpoint(cells: &[AttackCell]) -> Vec<AttackCell> {
+    cells
+        .iter()
+        .map(|c| {
+            let mut back: AttackCell =
+                serde_json::from_str(&serde_json::to_string(c).unwrap()).unwrap();
+            protocol::adversarials_from_bytes(&mut back, &protocol::adversarials_to_bytes(c))
+                .unwrap();
+            back
+        })
+        .collect()
+}
+
+#[test]
+fn a_seed_reproduces_a_run_and_a_resumed_run_equals_an_uninterrupted_one() {
+    let config = config();
+    let whole = run_cells(&config, Vec::new(), None);
+    assert_eq!(
+        whole.len(),
+        6,
+        "2 targeted JSMA cells… DeepFool has no targeted cells"
+    );
+    for cell in &whole {
+        assert!(cell.finished);
+        assert_eq!(
+            cell.samples.len(),
+            config.samples,
+            "{} {}",
+            cell.attack,
+            cell.scheme
+        );
+        assert_eq!(cell.recognition.len(), 2);
+        for s in cell.samples.iter().filter(|_| cell.goal == Goal::Targeted) {
+            assert_ne!(s.target, Some(s.label));
+            assert_eq!(
+                s.target,
+                Some(protocol::target_for(config.seed, s.index, s.label))
+            );
+        }
+    }
+    assert_eq!(
+        run_cells(&config, Vec::new(), None),
+        whole,
+        "same seed, same run"
+    );
+
+    let mut partial = run_cells(&config, Vec::new(), Some(1));
+    assert!(
+        partial.iter().any(|c| !c.finished),
+        "the first pass must stop early"
+    );
+    while partial
+        .iter()
+        .any(|c| !c.finished || c.recognition.len() < 2)
+    {
+        partial = run_cells(&config, checkpoint(&partial), Some(1));
+    }
+    assert_eq!(
+        partial, whole,
+        "resumed batch by batch, through checkpoints"
+    );
+
+    let other = ProtocolConfig { seed: 12, ..config };
+    assert_ne!(
+        run_cells(&other, Vec::new(), None),
+        whole,
+        "another seed, another run"
+    );
+}
+
+#[test]
+fn a_torn_checkpoint_keeps_what_its_json_vouches_for() {
+    let id = CellId {
+        goal: Goal::Top3,
+        attack: AttackKind::DeepFool(DeepFool::default()),
+        scheme: DropoutScheme::NONE,
+    };
+    let mut cell = AttackCell::new(&id);
+    cell.samples.push(sample(3, 0.1));
+    cell.adversarials = vec![0.25; 784];
+    let mut longer = protocol::adversarials_to_bytes(&cell);
+    longer.extend(vec![0u8; 784 * 4]); // a batch whose JSON never landed
+    let mut back = cell.clone();
+    back.adversarials.clear();
+    protocol::adversarials_from_bytes(&mut back, &longer).unwrap();
+    assert_eq!(back, cell);
+    let err = protocol::adversarials_from_bytes(&mut back, &longer[..100]).unwrap_err();
+    assert!(err.contains("expected 3136"), "{err}");
+}
+
+fn sample(index: usize, mad: f32) -> Sample {
+    Sample {
+        index,
+        label: 1,
+        target: None,
+        first_pass: false,
+        distances: Distances {
+            mad,
+            ..Default::default()
+        },
+        queries: 1,
+    }
+}
+
+/// A cell with `n` samples of the given MAD, recognised as the true label `recognised` times.
+fn synthetic(goal: Goal, attack: &str, scheme: &str, mad: f32) -> AttackCell {
+    let kind: AttackKind = attack.parse().unwrap();
+    let id = CellId {
+        goal,
+        attack: kind,
+        scheme: scheme.parse().unwrap(),
+    };
+    let mut cell = AttackCell::new(&id);
+    cell.samples = (0..10).map(|i| sample(i, mad / 255.0)).collect();
+    cell.adversarials = vec![0.0; 10 * 784];
+    cell.attempted = 10;
+    cell.finished = true;
+    cell.recognition.insert(
+        scheme.into(),
+        Recognition {
+            images: 10,
+            single_pass: 3,
+            vote: 2,
+            passes: 5,
+            true_class_rate: 0.3,
+        },
+    );
+    cell
+}
+
+#[test]
+fn verdicts_follow_the_numbers() {
+    let schemes = ["none", "input", "feature", "fc", "all"];
+    let build = |mad: &dyn Fn(Goal, &str, usize) -> f32| {
+        let mut cells = Vec::new();
+        for goal in Goal::ALL {
+            for attack in ["lbfgs", "fgsm", "jsma"] {
+                for (k, s) in schemes.iter().enumerate() {
+                    cells.push(synthetic(goal, attack, s, mad(goal, attack, k)));
+                }
+            }
+        }
+        let config = ProtocolConfig::paper(10, 0);
+        let info = RunInfo {
+            weights: "w".into(),
+            weights_sha256: None,
+            backend: "flex".into(),
+            test_images_correct: 10,
+        };
+        Report::build(&config, info, &cells, None)
+    };
+    // The paper's story: MAD grows with dropout, fc > feature > input; JSMA targeted flat,
+    // JSMA top-3 shrinking.
+    let paper_like = build(&|goal, attack, k| match (goal, attack) {
+        (Goal::Targeted, "jsma") => 10.0,
+        (Goal::Top3, "jsma") => 70.0 - 10.0 * k as f32,
+        _ => [10.0, 11.0, 12.0, 14.0, 20.0][k],
+    });
+    let verdicts: Vec<Verdict> = paper_like.conclusions.iter().map(|c| c.verdict).collect();
+    // No Table 1 given: conclusion 1 cannot weigh the accuracy cost, so it is only partly
+    // confirmed however large the MADs.
+    assert_eq!(
+        verdicts[0],
+        Verdict::PartlyConfirmed,
+        "{:?}",
+        paper_like.conclusions[0]
+    );
+    assert_eq!(
+        verdicts[1],
+        Verdict::Confirmed,
+        "{:?}",
+        paper_like.conclusions[1]
+    );
+    assert_eq!(
+        verdicts[2],
+        Verdict::Confirmed,
+        "{:?}",
+        paper_like.conclusions[2]
+    );
+    let input_first = build(&|_, _, k| [10.0, 15.0, 12.0, 11.0, 20.0][k]);
+    assert_eq!(input_first.conclusions[1].verdict, Verdict::Refuted);
+    let flat = build(&|_, _, _| 10.0);
+    assert_eq!(flat.conclusions[0].verdict, Verdict::Refuted);
+    assert_eq!(
+        flat.conclusions[2].verdict,
+        Verdict::PartlyConfirmed,
+        "only 'JSMA flat' holds"
+    );
+    let md = paper_like.markdown();
+    assert!(
+        md.contains("11.29") && md.contains("Table 5"),
+        "paper figures beside ours"
+    );
+    assert_eq!(paper_like.csv().lines().count(), 1 + 30);
+}
+
+#[test]
+fn the_cli_resumes_and_refuses_to_mix_runs() {
+    let out = std::env::temp_dir().join(format!("advdrop-reproduce-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_advdrop"))
+            .args([
+                "--mnist",
+                common::mnist_dir().to_str().unwrap(),
+                "reproduce",
+                "--samples",
+                "2",
+                "--attacks",
+                "deepfool",
+                "--schemes",
+                "none;fc",
+                "--goals",
+                "top3",
+                "--votes",
+                "3",
+                "--out",
+            ])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+    assert!(out.join("figure3-top3.png").is_file());
+    let again = run(&[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --resume"));
+    // Drop one finished cell: --resume redoes exactly it and reports the same numbers.
+    std::fs::remove_file(out.join("cells/top3-deepfool-fc.json")).unwrap();
+    let resumed = run(&["--resume"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let strip = |s: &str| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
+        for cell in v["cells"].as_array_mut().unwrap() {
+            for key in ["attack_seconds", "images_per_second", "recognition_seconds"] {
+                cell[key] = serde_json::Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(
+        strip(&std::fs::read_to_string(out.join("report.json")).unwrap()),
+        strip(&report)
+    );
+    let other = Command::new(env!("CARGO_BIN_EXE_advdrop"))
+        .args([
+            "--mnist",
+            common::mnist_dir().to_str().unwrap(),
+            "reproduce",
+            "--samples",
+            "3",
+            "--resume",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&other.stderr).contains("another configuration"));
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -7,7 +7,7 @@ WASM_TARGET := wasm32-unknown-unknown
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps build bench fmt lint
+.PHONY: run test deps build bench bench-attacks fmt lint
 
 ## run: fetch MNIST into data/mnist if missing, then print Table 1 for the shipped weights.
 run: build
@@ -33,6 +33,11 @@ test: deps
 
 bench:
 	$(CARGO) bench --bench core
+
+# Each attack at batch 100 under none and all (about an hour; name attacks to narrow it,
+# e.g. make bench-attacks ATTACKS="deepfool fgsm").
+bench-attacks:
+	$(CARGO) bench --bench attacks -- $(ATTACKS)
 
 fmt:
 	$(CARGO) fmt --check

@@ -290,6 +290,10 @@ const N_LBFGS: usize = 20;
 /// FGSM's single untargeted direction leaves the true label in the top 3 for some confident
 /// images even at ε = 1 (84 % success measured on these 50); the paper skipped failures.
 const FGSM_TOP3_FLOOR: f64 = 0.75;
+/// Top-3 JSMA aims at the class of Foolbox's gradient attack, or a random class where that
+/// fails (on the images the network is surest of); towards some random classes it runs out of
+/// pixel changes first: 86–100 % measured on 50 images, depending on the random classes.
+const JSMA_TOP3_FLOOR: f64 = 0.85;
 
 #[test]
 fn every_attack_reaches_its_goals_on_the_shipped_model() {

@@ -222,14 +222,14 @@ impl BoxLbfgs {
             let gamma = dot(s, y) / dot(y, y);
             q.iter_mut().for_each(|v| *v *= gamma);
         }
-        for i in 0..k {
-            let (s, y) = (mask(&self.s[i]), mask(&self.y[i]));
+        for ((s, y), a) in self.s.iter().zip(&self.y).zip(&alpha) {
+            let (s, y) = (mask(s), mask(y));
             let sy = dot(&s, &y);
             if sy <= 0.0 {
                 continue;
             }
             let beta = dot(&y, &q) / sy;
-            axpy(alpha[i] - beta, &s, &mut q);
+            axpy(a - beta, &s, &mut q);
         }
         mask(&q).into_iter().map(|v| -v).collect()
     }

@@ -32,7 +32,7 @@ pub use oracle::{Checked, Oracle};
 pub use tracker::Tracker;
 
 use crate::backend::ReadError;
-use crate::model::{Classifier, DropoutScheme, MaskRng};
+use crate::model::{CLASSES, Classifier, DropoutScheme, MaskRng};
 
 /// Why an attack could not run.
 #[derive(Debug, thiserror::Error)]
@@ -250,7 +250,7 @@ impl FromStr for AttackKind {
 /// The class each of `active` is pushed towards. Targeted goals give it; for untargeted goals
 /// (top-k), attacks that need a target (L-BFGS, JSMA) do what Foolbox 0.8 did: run its
 /// `GradientAttack` first (its adversarials count like any other) and aim at the class the
-/// network gives the result; where that attack failed, aim at a random class other than the
+/// network gives the result; where that attack failed, a (pseudo-)random class other than the
 /// label.
 pub(crate) async fn targets(
     oracle: &mut Oracle<'_>,
@@ -282,7 +282,25 @@ pub(crate) async fn targets(
         .iter()
         .map(|&i| match aimed.get(&i) {
             Some(&t) if t != oracle.label(i) => t,
-            _ => oracle.random_class_except(oracle.label(i)),
+            _ => pseudo_random_class(oracle, i),
         })
         .collect())
+}
+
+/// A class other than the label, drawn uniformly by hashing the image's pixels (FNV-1a, then
+/// SplitMix64's finaliser): random like Foolbox's fallback, yet the same whether the image is
+/// attacked alone or in a batch, and under any seed.
+fn pseudo_random_class(oracle: &Oracle<'_>, i: usize) -> u8 {
+    let hash = oracle
+        .original(i)
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, p| {
+            (h ^ p.to_bits() as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+    let mut z = hash;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let label = oracle.label(i) as u64;
+    ((label + 1 + z % (CLASSES as u64 - 1)) % CLASSES as u64) as u8
 }

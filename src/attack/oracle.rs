@@ -102,11 +102,6 @@ impl<'a> Oracle<'a> {
         self.tracker.best_or_original(i)
     }
 
-    /// A class other than `label`, uniformly, from the run's random stream.
-    pub fn random_class_except(&mut self, label: u8) -> u8 {
-        ((label as u64 + 1 + self.rng.next_u64() % (CLASSES as u64 - 1)) % CLASSES as u64) as u8
-    }
-
     /// Whether an adversarial has been found for image `i` in any call so far.
     pub fn found(&self, i: usize) -> bool {
         self.tracker.found(i)

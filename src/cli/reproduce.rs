@@ -173,7 +173,11 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
 
     let table1 = load_table1();
     let info = RunInfo {
-        weights: weights.display().to_string(),
+        // The shipped weights by their path in the repository, not on this machine.
+        weights: match &args.weights {
+            Some(path) => path.display().to_string(),
+            None => super::SHIPPED_WEIGHTS.to_string(),
+        },
         weights_sha256: card.map(|c| c.weights_sha256),
         backend: cli.backend.name().into(),
         test_images_correct: candidates.len(),

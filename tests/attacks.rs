@@ -284,16 +284,15 @@ fn assert_in_box(out: &AttackOutcome, what: &str) {
 }
 
 const N: usize = 50;
-/// L-BFGS's c search costs ~2,000 (targeted) to ~6,000 (top-3) model calls per image; 20
-/// images keep the test under a few minutes on two cores.
+/// L-BFGS's c search costs thousands of model calls per image; 20 images keep the test to a
+/// few minutes on two cores.
 const N_LBFGS: usize = 20;
 /// FGSM's single untargeted direction leaves the true label in the top 3 for some confident
 /// images even at ε = 1 (84 % success measured on these 50); the paper skipped failures.
 const FGSM_TOP3_FLOOR: f64 = 0.75;
 /// Top-3 JSMA aims at the class of Foolbox's gradient attack, or a random class where that
 /// fails (on the images the network is surest of); towards some random classes it runs out of
-/// pixel changes first: 86–100 % measured on 50 images, depending on the random classes
-/// (86 % on the images here).
+/// pixel changes first (86 % on the images here).
 const JSMA_TOP3_FLOOR: f64 = 0.8;
 
 #[test]

@@ -73,8 +73,8 @@ pub trait Attack {
 /// The attacked network (the paper's [`Cnn`](crate::model::Cnn)) and the dropout it keeps on.
 ///
 /// The weights come twice: on an autodiff device for gradients, and on the plain device for
-/// predictions, because a forward pass through the autodiff wrapper costs about three times
-/// as much on the CPU even when nothing is tracked.
+/// predictions, because a forward pass through the autodiff wrapper costs several times as
+/// much on the CPU even when nothing is tracked.
 #[derive(Clone, Copy)]
 pub struct Victim<'a> {
     /// On `device` (an autodiff device).

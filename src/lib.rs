@@ -10,7 +10,9 @@
 //! ```text
 //! bytes → data (IDX → Split) → model (Cnn, DropoutScheme, weights) → train
 //!                                      ↓
-//!                                    eval (recognition, CIs) → experiment (Table 1 …) → cli | web
+//!                                    attack (L-BFGS, FGSM, JSMA, DeepFool)
+//!                                      ↓
+//!                                    eval (recognition, CIs) → experiment (protocol, report) → cli | web
 //! ```
 //!
 //! Everything computes on a burn [`Device`](burn::tensor::Device) chosen at run time
@@ -26,3 +28,5 @@ pub mod experiment;
 pub mod model;
 #[cfg(not(target_family = "wasm"))]
 pub mod train;
+#[cfg(target_family = "wasm")]
+pub mod web;

@@ -201,3 +201,30 @@ fn ndarray_agrees_with_flex_on_logits() {
         assert!((a - b).abs() < 1e-4, "ndarray: {a} vs {b}");
     }
 }
+
+/// `tests/fixtures/native-logits.json`: logits of the shipped weights for test images 0–7 under
+/// `none`, computed natively on flex. The wasm tests (`tests/web.rs`) compare the page's CPU
+/// backend against it; this test keeps it true (rewrite it with `ADVDROP_BLESS=1`).
+#[test]
+fn native_logits_fixture_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native-logits.json");
+    let device = Device::flex();
+    let model = common::shipped_model(&device);
+    let computed = logits(&model, test_images(8, &device));
+    if std::env::var_os("ADVDROP_BLESS").is_some() {
+        let json = serde_json::json!({ "images": (0..8).collect::<Vec<_>>(), "logits": computed });
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    }
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).unwrap();
+    let stored: Vec<f32> = fixture["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(stored.len(), 80);
+    for (a, b) in stored.iter().zip(&computed) {
+        assert!((a - b).abs() < 1e-5, "fixture {a} vs computed {b}");
+    }
+}

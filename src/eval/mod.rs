@@ -3,5 +3,7 @@
 pub mod recognition;
 pub mod stats;
 
-pub use recognition::{EVAL_BATCH, ReadError, Recognition, accuracy, predict, recognise};
+pub use recognition::{
+    EVAL_BATCH, ReadError, Recognition, accuracy, class_histogram, predict, recognise,
+};
 pub use stats::{MeanCi, mean_ci, wilson};

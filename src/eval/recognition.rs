@@ -119,3 +119,33 @@ pub async fn recognise(
         true_class_rate: true_rate / n.max(1) as f64,
     })
 }
+
+/// How often each class comes back for one image over `passes` stochastic passes: the
+/// histogram the page draws so the randomness of a dropout network is visible. The image is
+/// tiled into batches, each copy with its own masks, so R passes cost R/[`EVAL_BATCH`] calls.
+pub async fn class_histogram(
+    model: &Cnn,
+    image: &[f32],
+    scheme: &DropoutScheme,
+    passes: usize,
+    rng: &mut MaskRng,
+    device: &Device,
+) -> Result<[u32; crate::model::CLASSES], ReadError> {
+    let passes = if scheme.is_deterministic() {
+        1
+    } else {
+        passes.max(1)
+    };
+    let mut counts = [0u32; crate::model::CLASSES];
+    let mut done = 0;
+    while done < passes {
+        let copies = (passes - done).min(EVAL_BATCH);
+        let pixels: Vec<f32> = (0..copies).flat_map(|_| image.iter().copied()).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [copies, 1, 28, 28]), device);
+        for class in predict(model, x, scheme, rng).await? {
+            counts[class as usize] += 1;
+        }
+        done += copies;
+    }
+    Ok(counts)
+}

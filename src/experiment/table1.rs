@@ -54,6 +54,59 @@ pub struct Table1Progress<'a> {
     pub images: usize,
 }
 
+/// The two splits of Table 1, by the bit their streams carry.
+pub const TRAIN: &str = "train";
+pub const TEST: &str = "test";
+
+/// Which entry of Table 1 a [`scheme_accuracy`] call computes; it fixes the random streams.
+#[derive(Clone, Copy, Debug)]
+pub struct Table1Cell {
+    /// Position of the scheme in the run's scheme list.
+    pub scheme_index: usize,
+    /// [`TRAIN`] or [`TEST`].
+    pub split: &'static str,
+    pub seed: u64,
+    pub repeats: usize,
+}
+
+/// One entry of Table 1: accuracy (%) of `scheme` on `split` over `repeats` stochastic passes
+/// (one for a deterministic scheme), mean ± 95 % CI. The page calls it for the test split
+/// alone; [`table1`] for both.
+pub async fn scheme_accuracy(
+    model: &Cnn,
+    split: &Split,
+    scheme: &DropoutScheme,
+    at: Table1Cell,
+    device: &Device,
+    on_progress: &mut impl FnMut(Table1Progress<'_>),
+) -> Result<MeanCi, ReadError> {
+    let name = scheme.to_string();
+    let passes = if scheme.is_deterministic() {
+        1
+    } else {
+        at.repeats.max(1)
+    };
+    let s = u64::from(at.split == TEST);
+    let mut accuracies = Vec::new();
+    for pass in 0..passes {
+        let stream = ((at.scheme_index as u64) << 32) | (s << 31) | pass as u64;
+        let mut rng = MaskRng::stream(at.seed, stream);
+        let acc = eval::accuracy(model, split, scheme, &mut rng, device, |done, total| {
+            on_progress(Table1Progress {
+                scheme: &name,
+                split: at.split,
+                pass,
+                passes,
+                images_done: done,
+                images: total,
+            })
+        })
+        .await?;
+        accuracies.push(acc * 100.0);
+    }
+    Ok(eval::mean_ci(&accuracies))
+}
+
 /// Evaluates every scheme of `config` on `train` and `test`. Pass `r` of the `k`-th scheme on
 /// split `s` (0 train, 1 test) draws its masks from stream `k·2³² + s·2³¹ + r` of the seed,
 /// so any row can be recomputed alone with the same numbers.
@@ -74,31 +127,10 @@ pub async fn table1(
     let mut rows = Vec::new();
     for (k, scheme) in schemes.iter().enumerate() {
         let name = scheme.to_string();
-        let passes = if scheme.is_deterministic() {
-            1
-        } else {
-            repeats.max(1)
-        };
         let mut measured = Vec::new();
-        for (s, (split_name, split)) in [("train", train), ("test", test)].into_iter().enumerate() {
-            let mut accuracies = Vec::new();
-            for pass in 0..passes {
-                let stream = ((k as u64) << 32) | ((s as u64) << 31) | pass as u64;
-                let mut rng = MaskRng::stream(seed, stream);
-                let acc = eval::accuracy(model, split, scheme, &mut rng, device, |done, total| {
-                    on_progress(Table1Progress {
-                        scheme: &name,
-                        split: split_name,
-                        pass,
-                        passes,
-                        images_done: done,
-                        images: total,
-                    })
-                })
-                .await?;
-                accuracies.push(acc * 100.0);
-            }
-            measured.push(eval::mean_ci(&accuracies));
+        for (s, split) in [TRAIN, TEST].into_iter().zip([train, test]) {
+            let at = Table1Cell { scheme_index: k, split: s, seed, repeats };
+            measured.push(scheme_accuracy(model, split, scheme, at, device, &mut on_progress).await?);
         }
         let paper = scheme.preset_name().and_then(paper::table1);
         rows.push(Table1Row {

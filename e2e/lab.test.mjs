@@ -1,0 +1,123 @@
+// End-to-end: the trunk-built dist/ served on 127.0.0.1, driven in Debian's headless Chromium
+// by playwright-core, once on the CPU backend and once on WebGPU (Chromium's software adapter).
+// Screenshots of every view land in e2e/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const DIST = process.env.ADVDROP_DIST ?? 'dist';
+const ARTIFACTS = 'e2e/artifacts';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+// Minutes, not seconds: the CPU backend in wasm is single-threaded and SwiftShader is slow.
+const LONG = 8 * 60 * 1000;
+
+let server;
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await serve(DIST);
+});
+after(() => server?.close());
+
+// playwright gives every launch a fresh, empty profile of its own.
+function launch(webgpu) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--no-first-run', '--disable-sync', '--disable-quic',
+      ...(webgpu ? ['--enable-unsafe-webgpu'] : ['--disable-gpu']),
+    ],
+  });
+}
+
+async function open(page, backend) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/index.html?backend=${backend}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: LONG });
+  return errors;
+}
+
+// N = 2, FGSM, top-3, generated and tested under none and fc.
+async function tinyExperiment(page) {
+  await page.fill('#exp-n', '2');
+  await page.fill('#exp-votes', '5');
+  const only = async (name, values) => {
+    for (const box of await page.$$(`input[name="${name}"]`)) await box.setChecked(values.includes(await box.getAttribute('value')));
+  };
+  await only('exp-attack', ['fgsm']);
+  await only('exp-goal', ['top3']);
+  await only('exp-scheme', ['none', 'fc']);
+}
+
+for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split(',')) {
+  test(`the lab on ${backend}`, { timeout: 4 * LONG }, async () => {
+    const browser = await launch(backend === 'webgpu');
+    try {
+      // One persistent context per backend, so the reload below sees the same IndexedDB.
+      const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+      const page = await context.newPage();
+      page.setDefaultTimeout(LONG);
+      const errors = await open(page, backend);
+
+      // The status bar names the backend the page asked for, and the weights checked out.
+      assert.equal(await page.getAttribute('#status-backend', 'data-backend'), backend);
+      assert.match(await page.textContent('#status-weights'), /sha256 [0-9a-f]{12}… ✓/);
+      assert.match(await page.textContent('#status-data'), /10,000 test digits/);
+
+      // Targeted FGSM on gallery digit #0 (a 7). FGSM's Foolbox-0.8 direction is untargeted, so
+      // it reaches a given target only sometimes: try targets until one succeeds, then check
+      // that the page shows the adversarial recognised as that target under `none`.
+      await page.click('.thumb[data-index="0"]');
+      assert.equal(await page.getAttribute('#selected', 'data-label'), '7');
+      await page.selectOption('#attack', 'fgsm');
+      await page.selectOption('#goal', 'targeted');
+      await page.selectOption('#gen-scheme', 'none');
+      await page.fill('#passes', '20');
+      let target = null;
+      for (const t of [3, 2, 9, 8, 5, 1, 0, 4, 6]) {
+        await page.selectOption('#target', String(t));
+        await page.click('#run-attack');
+        await page.waitForSelector('#attack-status[data-success]');
+        await page.waitForSelector('#recognition figure[data-scheme="all"]');
+        const ok = await page.getAttribute('#attack-status', 'data-success');
+        if (ok === 'true') { target = t; break; }
+        await page.evaluate(() => { delete document.getElementById('attack-status').dataset.success; document.getElementById('recognition').innerHTML = ''; });
+      }
+      assert.notEqual(target, null, 'targeted FGSM reached none of the nine targets');
+      assert.equal(await page.getAttribute('#recognition figure[data-scheme="none"]', 'data-top-class'), String(target));
+      const mad = Number(await page.textContent('td[data-metric="MAD (0–255)"]'));
+      assert.ok(mad > 0 && mad < 255, `MAD ${mad}`);
+      await page.screenshot({ path: `${ARTIFACTS}/${backend}-lab.png`, fullPage: true });
+
+      // A tiny experiment: N = 2, FGSM top-3 under two schemes.
+      await page.click('#tab-experiment');
+      await tinyExperiment(page);
+      await page.click('#exp-clear');
+      await page.click('#exp-run');
+      await page.waitForSelector('#exp-status[data-finished="true"]');
+      assert.equal(await page.locator('#exp-cells tr[data-state="done"]').count(), 2);
+      assert.ok(Number(await page.getAttribute('#mad-top3', 'data-bars')) >= 2, 'MAD chart has bars');
+      assert.equal(await page.getAttribute('#heat-top3-fgsm', 'data-filled'), '4');
+      await page.screenshot({ path: `${ARTIFACTS}/${backend}-experiment.png`, fullPage: true });
+
+      // A reload shows the finished cells again, from IndexedDB, without running anything.
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.click('#tab-experiment');
+      await tinyExperiment(page);
+      await page.waitForFunction(() => document.querySelectorAll('#exp-cells tr[data-state="done"]').length === 2);
+      await page.waitForSelector('#heat-top3-fgsm[data-filled="4"]');
+      await page.screenshot({ path: `${ARTIFACTS}/${backend}-reloaded.png`, fullPage: true });
+
+      await page.click('#tab-about');
+      await page.screenshot({ path: `${ARTIFACTS}/${backend}-about.png`, fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+}

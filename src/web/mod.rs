@@ -1,0 +1,667 @@
+//! The page's entry points (wasm only): a thin `wasm_bindgen` shell over the same library calls
+//! the CLI makes, so the page and `advdrop reproduce` give the same numbers for the same seed
+//! and backend.
+//!
+//! The module runs inside a Web Worker (`www/worker.js`). Every method that computes returns a
+//! `Promise`, and every read from the device inside is async, because a blocking read on
+//! WebGPU panics in the browser. Long work is cut into steps — one batch of one protocol cell,
+//! one recognition scheme — so the worker's JS loop can store each step in IndexedDB, post
+//! progress and honour a cancel between steps.
+//!
+//! Values cross to JS through serde-wasm-bindgen in its JSON-compatible mode (maps as plain
+//! objects, so results can be exported as JSON unchanged).
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::rc::Rc;
+use std::time::Duration;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::attack::{Attack, AttackKind, AttackOutcome, Criterion, Metric, PIXELS, Victim, run_attack};
+use crate::data::Split;
+use crate::eval::{self, MeanCi};
+use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
+use crate::experiment::table1::{self, Table1Cell, Table1Progress};
+use crate::experiment::paper;
+use crate::experiment::report::{Report, RunInfo};
+use crate::model::weights::sha256_hex;
+use crate::model::{Cnn, DropoutScheme, MaskRng};
+
+thread_local! {
+    /// burn's WebGPU runtime can be initialised once per page (burn #1282): later labs reuse it.
+    static WEBGPU: RefCell<Option<(Device, String)>> = const { RefCell::new(None) };
+}
+
+/// Weights on the two devices the attacks need (see [`Victim`]).
+struct Weights {
+    grad: Cnn,
+    plain: Cnn,
+    sha256: String,
+    name: String,
+}
+
+struct State {
+    /// The plain device (no autodiff).
+    device: Device,
+    backend: &'static str,
+    adapter: String,
+    weights: RefCell<Option<Rc<Weights>>>,
+    test: RefCell<Option<Rc<Split>>>,
+}
+
+/// One lab: a device, the loaded weights and the MNIST test set.
+#[wasm_bindgen]
+pub struct Lab {
+    state: Rc<State>,
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
+}
+
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
+}
+
+fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value).map_err(js_err)
+}
+
+/// Milliseconds since the page started, as a clock for the protocol's wall times
+/// (`std::time::Instant` does not exist on wasm32-unknown-unknown).
+fn clock() -> Duration {
+    Duration::from_secs_f64(js_sys::Date::now() / 1000.0)
+}
+
+fn spawn<F>(future: F) -> js_sys::Promise
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    future_to_promise(future)
+}
+
+/// Makes a lab on `backend`: `"webgpu"` (burn's wgpu backend on the browser's WebGPU adapter)
+/// or `"cpu"` (burn's flex backend, single-threaded in the page). Rejects with a clear message
+/// when WebGPU has no adapter, so the page can fall back to the CPU.
+#[wasm_bindgen(js_name = createLab)]
+pub fn create_lab(backend: String) -> js_sys::Promise {
+    console_error_panic_hook::set_once();
+    spawn(async move {
+        let (device, backend, adapter) = match backend.as_str() {
+            "webgpu" => {
+                let existing = WEBGPU.with(|w| w.borrow().clone());
+                let (device, adapter) = match existing {
+                    Some(found) => found,
+                    None => {
+                        let (device, setup) = Device::wgpu_options()
+                            .init_with_setup_async()
+                            .await
+                            .map_err(|e| js_err(format!("WebGPU is not available: {e}")))?;
+                        let info = setup.adapter.get_info();
+                        let adapter = format!("{} ({:?})", info.name, info.backend);
+                        WEBGPU.with(|w| *w.borrow_mut() = Some((device.clone(), adapter.clone())));
+                        (device, adapter)
+                    }
+                };
+                (device, "webgpu", adapter)
+            }
+            "cpu" => (Device::flex(), "cpu", "burn flex (wasm32, one thread)".into()),
+            other => return Err(js_err(format!("unknown backend '{other}': webgpu or cpu"))),
+        };
+        let lab = Lab {
+            state: Rc::new(State {
+                device,
+                backend,
+                adapter,
+                weights: RefCell::new(None),
+                test: RefCell::new(None),
+            }),
+        };
+        Ok(lab.into())
+    })
+}
+
+/// A protocol configuration as the page sends it: names, not types.
+#[derive(Deserialize)]
+struct WebConfig {
+    samples: usize,
+    seed: u64,
+    attacks: Vec<String>,
+    schemes: Vec<String>,
+    goals: Vec<String>,
+    votes: usize,
+    batch: usize,
+}
+
+impl WebConfig {
+    fn parse(value: JsValue) -> Result<ProtocolConfig, JsValue> {
+        let c: WebConfig = from_js(value)?;
+        let parse_all = |names: &[String], what: &str| -> Result<(), JsValue> {
+            if names.is_empty() {
+                return Err(js_err(format!("choose at least one {what}")));
+            }
+            Ok(())
+        };
+        parse_all(&c.attacks, "attack")?;
+        parse_all(&c.schemes, "scheme")?;
+        parse_all(&c.goals, "goal")?;
+        if c.samples == 0 {
+            return Err(js_err("N must be at least 1"));
+        }
+        Ok(ProtocolConfig {
+            samples: c.samples,
+            seed: c.seed,
+            attacks: c
+                .attacks
+                .iter()
+                .map(|a| a.parse::<AttackKind>().map_err(js_err))
+                .collect::<Result<_, _>>()?,
+            schemes: c
+                .schemes
+                .iter()
+                .map(|s| s.parse::<DropoutScheme>().map_err(js_err))
+                .collect::<Result<_, _>>()?,
+            goals: c
+                .goals
+                .iter()
+                .map(|g| g.parse::<Goal>().map_err(js_err))
+                .collect::<Result<_, _>>()?,
+            votes: c.votes.max(1),
+            batch: c.batch.max(1),
+        })
+    }
+}
+
+/// A cell as the page names it.
+#[derive(Serialize, Deserialize)]
+struct WebCell {
+    key: String,
+    goal: String,
+    attack: String,
+    scheme: String,
+}
+
+impl WebCell {
+    fn of(id: &CellId) -> Self {
+        Self {
+            key: id.key(),
+            goal: id.goal.to_string(),
+            attack: id.attack.name().into(),
+            scheme: id.scheme.to_string(),
+        }
+    }
+
+    fn id(&self, config: &ProtocolConfig) -> Result<CellId, JsValue> {
+        config
+            .cells()
+            .into_iter()
+            .find(|c| c.key() == self.key)
+            .ok_or_else(|| js_err(format!("cell {} is not in this configuration", self.key)))
+    }
+}
+
+/// A cell's checkpoint as it crosses to JS and into IndexedDB: the JSON half and the pixels.
+#[derive(Serialize, Deserialize)]
+struct StoredCell {
+    cell: AttackCell,
+    /// A plain array of numbers: IndexedDB and JSON both take it.
+    adversarials: Vec<f32>,
+}
+
+impl StoredCell {
+    fn from_js(value: JsValue, id: &CellId) -> Result<AttackCell, JsValue> {
+        if value.is_null() || value.is_undefined() {
+            return Ok(AttackCell::new(id));
+        }
+        let stored: StoredCell = from_js(value)?;
+        let mut cell = stored.cell;
+        if cell.samples.len() * PIXELS != stored.adversarials.len() {
+            return Err(js_err(format!(
+                "stored cell {} is damaged: {} pixels for {} samples",
+                id.key(),
+                stored.adversarials.len(),
+                cell.samples.len()
+            )));
+        }
+        cell.adversarials = stored.adversarials;
+        Ok(cell)
+    }
+
+    fn to_js(cell: AttackCell) -> Result<JsValue, JsValue> {
+        let mut cell = cell;
+        let adversarials = std::mem::take(&mut cell.adversarials);
+        to_js(&StoredCell { cell, adversarials })
+    }
+}
+
+/// What the lab's attack panel asks for.
+#[derive(Deserialize)]
+struct AttackRequest {
+    attack: String,
+    /// `targeted` or `top3` (or `misclassification`).
+    goal: String,
+    /// One target per image for `targeted`.
+    #[serde(default)]
+    targets: Vec<u8>,
+    scheme: String,
+    seed: u64,
+    /// The class each image counts as (its true label, or the deterministic prediction of a
+    /// drawn digit).
+    labels: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct AttackReply {
+    #[serde(flatten)]
+    outcome: AttackOutcome,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Histogram {
+    scheme: String,
+    counts: [u32; crate::model::CLASSES],
+}
+
+#[derive(Serialize)]
+struct Table1Entry {
+    scheme: String,
+    test: MeanCi,
+    paper_test: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ProgressEvent<'a> {
+    scheme: &'a str,
+    pass: usize,
+    passes: usize,
+    images_done: usize,
+    images: usize,
+}
+
+#[derive(Serialize)]
+struct ReportReply {
+    report: Report,
+    markdown: String,
+    csv: String,
+}
+
+impl Lab {
+    fn weights(&self) -> Result<Rc<Weights>, JsValue> {
+        self.state
+            .weights
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("no weights loaded yet"))
+    }
+
+    fn test(&self) -> Result<Rc<Split>, JsValue> {
+        self.state
+            .test
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("no MNIST test set loaded yet"))
+    }
+}
+
+#[wasm_bindgen]
+impl Lab {
+    /// `webgpu` or `cpu`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.state.backend.into()
+    }
+
+    /// The adapter's name and API (WebGPU), or a description of the CPU backend.
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> String {
+        self.state.adapter.clone()
+    }
+
+    /// Loads safetensors weights (the shipped f16 file, or a user's own). With
+    /// `expected_sha256`, refuses bytes whose hash differs. Returns the hash.
+    #[wasm_bindgen(js_name = loadWeights)]
+    pub fn load_weights(
+        &self,
+        bytes: &[u8],
+        name: String,
+        expected_sha256: Option<String>,
+    ) -> Result<String, JsValue> {
+        let grad_device = self.state.device.clone().autodiff();
+        // Built on the target device and loaded there: moving an autodiff model between
+        // devices records a transfer whose backward pass would read back synchronously.
+        let grad = match &expected_sha256 {
+            Some(sha) => Cnn::from_verified_safetensors(bytes, sha, &grad_device),
+            None => Cnn::from_safetensors(bytes, &grad_device),
+        }
+        .map_err(js_err)?;
+        let plain = grad.valid();
+        let sha256 = sha256_hex(bytes);
+        *self.state.weights.borrow_mut() = Some(Rc::new(Weights {
+            grad,
+            plain,
+            sha256: sha256.clone(),
+            name,
+        }));
+        Ok(sha256)
+    }
+
+    /// Loads the MNIST test split from its two IDX files (raw or gzip). Returns its size.
+    #[wasm_bindgen(js_name = loadTestSet)]
+    pub fn load_test_set(&self, images: &[u8], labels: &[u8]) -> Result<usize, JsValue> {
+        let split = Split::from_idx_bytes(
+            "t10k-images-idx3-ubyte",
+            images,
+            "t10k-labels-idx1-ubyte",
+            labels,
+        )
+        .map_err(js_err)?;
+        let n = split.len();
+        *self.state.test.borrow_mut() = Some(Rc::new(split));
+        Ok(n)
+    }
+
+    /// Pixels (0–255) of test image `index`, for the gallery.
+    #[wasm_bindgen(js_name = testImage)]
+    pub fn test_image(&self, index: usize) -> Result<Vec<u8>, JsValue> {
+        let test = self.test()?;
+        if index >= test.len() {
+            return Err(js_err(format!("test image {index} of {}", test.len())));
+        }
+        Ok(test.image(index).to_vec())
+    }
+
+    /// True label of test image `index`.
+    #[wasm_bindgen(js_name = testLabel)]
+    pub fn test_label(&self, index: usize) -> Result<u8, JsValue> {
+        let test = self.test()?;
+        test.labels()
+            .get(index)
+            .copied()
+            .ok_or_else(|| js_err(format!("test image {index} of {}", test.len())))
+    }
+
+    /// How one image (784 pixels in [0, 1]) is classified under each of `schemes` over
+    /// `passes` stochastic passes: `[{scheme, counts[10]}]`.
+    pub fn classify(
+        &self,
+        image: Vec<f32>,
+        schemes: Vec<String>,
+        passes: usize,
+        seed: u64,
+    ) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let weights = self.weights();
+        spawn(async move {
+            let weights = weights?;
+            if image.len() != PIXELS {
+                return Err(js_err(format!("{} pixels (expected {PIXELS})", image.len())));
+            }
+            let mut out = Vec::new();
+            for (k, name) in schemes.iter().enumerate() {
+                let scheme: DropoutScheme = name.parse().map_err(js_err)?;
+                let mut rng = MaskRng::stream(seed, k as u64);
+                let counts = eval::class_histogram(
+                    &weights.plain,
+                    &image,
+                    &scheme,
+                    passes,
+                    &mut rng,
+                    &lab.device,
+                )
+                .await
+                .map_err(js_err)?;
+                out.push(Histogram {
+                    scheme: name.clone(),
+                    counts,
+                });
+            }
+            to_js(&out)
+        })
+    }
+
+    /// Runs one attack on a batch: `images` are `labels.len() × 784` pixels in [0, 1];
+    /// `request` is `{attack, goal, targets?, scheme, seed, labels}`. Resolves to the outcome
+    /// (adversarials, success, first_pass, distances, queries) and the wall time.
+    pub fn attack(&self, images: Vec<f32>, request: JsValue) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let weights = self.weights();
+        spawn(async move {
+            let weights = weights?;
+            let request: AttackRequest = from_js(request)?;
+            let kind: AttackKind = request.attack.parse().map_err(js_err)?;
+            let scheme: DropoutScheme = request.scheme.parse().map_err(js_err)?;
+            let criterion = match request.goal.as_str() {
+                "targeted" => Criterion::TargetClass(request.targets.clone()),
+                "top3" => Criterion::TopKMisclassification(3),
+                "misclassification" => Criterion::Misclassification,
+                other => return Err(js_err(format!("unknown goal '{other}'"))),
+            };
+            let grad_device = lab.device.clone().autodiff();
+            let victim = Victim {
+                model: &weights.grad,
+                inference: &weights.plain,
+                scheme,
+                device: &grad_device,
+            };
+            let mut rng = MaskRng::seed(request.seed);
+            let started = clock();
+            let outcome = run_attack(
+                &kind,
+                victim,
+                &images,
+                &request.labels,
+                criterion,
+                Metric::Mse,
+                &mut rng,
+            )
+            .await
+            .map_err(js_err)?;
+            let seconds = (clock() - started).as_secs_f64();
+            to_js(&AttackReply { outcome, seconds })
+        })
+    }
+
+    /// The cells of a protocol configuration, in run order: `[{key, goal, attack, scheme}]`.
+    pub fn cells(&self, config: JsValue) -> Result<JsValue, JsValue> {
+        let config = WebConfig::parse(config)?;
+        to_js(&config.cells().iter().map(WebCell::of).collect::<Vec<_>>())
+    }
+
+    /// The first `limit` test images the deterministic network classifies correctly: the pool
+    /// every cell draws from. A prefix of the CLI's pool, so the same seed attacks the same
+    /// images in the same order.
+    pub fn candidates(&self, limit: usize) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let (weights, test) = (self.weights(), self.test());
+        spawn(async move {
+            let (weights, test) = (weights?, test?);
+            let part = test.slice(0..limit.min(test.len()));
+            let pool = protocol::candidates(&weights.plain, &part, &lab.device)
+                .await
+                .map_err(js_err)?;
+            to_js(&pool)
+        })
+    }
+
+    /// Advances one cell by one batch. `stored` is the cell's last checkpoint
+    /// (`{cell, adversarials}`) or null; resolves to the new checkpoint.
+    #[wasm_bindgen(js_name = attackStep)]
+    pub fn attack_step(
+        &self,
+        config: JsValue,
+        cell: JsValue,
+        stored: JsValue,
+        candidates: Vec<u32>,
+    ) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let (weights, test) = (self.weights(), self.test());
+        spawn(async move {
+            let (weights, test) = (weights?, test?);
+            let config = WebConfig::parse(config)?;
+            let id = from_js::<WebCell>(cell)?.id(&config)?;
+            let mut cell = StoredCell::from_js(stored, &id)?;
+            let candidates: Vec<usize> = candidates.into_iter().map(|c| c as usize).collect();
+            if cell.attempted > candidates.len() {
+                return Err(js_err("the stored cell has tried more images than the pool has"));
+            }
+            if cell.attempted == candidates.len() {
+                cell.finished = true;
+            }
+            let grad_device = lab.device.clone().autodiff();
+            let victim = Victim {
+                model: &weights.grad,
+                inference: &weights.plain,
+                scheme: id.scheme,
+                device: &grad_device,
+            };
+            if !cell.finished {
+                protocol::attack_cell(
+                    victim,
+                    &test,
+                    &candidates,
+                    &config,
+                    &id,
+                    &mut cell,
+                    &clock,
+                    |_| ControlFlow::Break(()),
+                )
+                .await
+                .map_err(js_err)?;
+            } else if cell.recognition.len() < config.schemes.len() {
+                protocol::recognise_cell(
+                    &weights.plain,
+                    &lab.device,
+                    &config,
+                    &id,
+                    &mut cell,
+                    &clock,
+                    |_| ControlFlow::Break(()),
+                )
+                .await
+                .map_err(js_err)?;
+            }
+            StoredCell::to_js(cell)
+        })
+    }
+
+    /// Tables 2–5 and the verdicts from the cells so far (`[{cell, adversarials}]` or bare
+    /// cells): `{report, markdown, csv}`.
+    pub fn report(&self, config: JsValue, cells: JsValue, pool: usize) -> Result<JsValue, JsValue> {
+        let config = WebConfig::parse(config)?;
+        let stored: Vec<StoredCellRef> = from_js(cells)?;
+        let cells: Vec<AttackCell> = stored.into_iter().map(|s| s.cell).collect();
+        let weights = self.weights()?;
+        let info = RunInfo {
+            weights: weights.name.clone(),
+            weights_sha256: Some(weights.sha256.clone()),
+            backend: format!("{} — {}", self.state.backend, self.state.adapter),
+            test_images_correct: pool,
+        };
+        let report = Report::build(&config, info, &cells, None);
+        to_js(&ReportReply {
+            markdown: report.markdown(),
+            csv: report.csv(),
+            report,
+        })
+    }
+
+    /// Table 1 on the first `limit` test images: accuracy per scheme over `repeats` passes,
+    /// beside the paper's. `on_progress` gets `{scheme, pass, passes, images_done, images}`.
+    pub fn table1(
+        &self,
+        schemes: Vec<String>,
+        limit: usize,
+        repeats: usize,
+        seed: u64,
+        on_progress: js_sys::Function,
+    ) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let (weights, test) = (self.weights(), self.test());
+        spawn(async move {
+            let (weights, test) = (weights?, test?);
+            let part = test.slice(0..limit.min(test.len()));
+            let mut rows = Vec::new();
+            let mut report = |p: Table1Progress<'_>| {
+                let event = ProgressEvent {
+                    scheme: p.scheme,
+                    pass: p.pass,
+                    passes: p.passes,
+                    images_done: p.images_done,
+                    images: p.images,
+                };
+                if let Ok(v) = to_js(&event) {
+                    let _ = on_progress.call1(&JsValue::NULL, &v);
+                }
+            };
+            for (k, name) in schemes.iter().enumerate() {
+                let scheme: DropoutScheme = name.parse().map_err(js_err)?;
+                let at = Table1Cell {
+                    scheme_index: k,
+                    split: table1::TEST,
+                    seed,
+                    repeats,
+                };
+                let test = table1::scheme_accuracy(
+                    &weights.plain,
+                    &part,
+                    &scheme,
+                    at,
+                    &lab.device,
+                    &mut report,
+                )
+                .await
+                .map_err(js_err)?;
+                rows.push(Table1Entry {
+                    scheme: name.clone(),
+                    test,
+                    paper_test: scheme.preset_name().and_then(paper::table1).map(|p| p.1),
+                });
+            }
+            to_js(&rows)
+        })
+    }
+}
+
+/// The JSON half of a stored cell, for reports (the pixels are not needed).
+#[derive(Deserialize)]
+struct StoredCellRef {
+    cell: AttackCell,
+}
+
+/// The paper's numbers for the page's charts: MAD (Tables 2, 4) and cross recognition
+/// (Tables 3, 5), keyed `goal/attack/scheme` and `goal/attack/test/generating`.
+#[wasm_bindgen(js_name = paperNumbers)]
+pub fn paper_numbers() -> Result<JsValue, JsValue> {
+    let schemes: Vec<&str> = DropoutScheme::PRESETS.iter().map(|(n, _)| *n).collect();
+    let mut mad = std::collections::BTreeMap::new();
+    let mut cross = std::collections::BTreeMap::new();
+    let mut table1 = std::collections::BTreeMap::new();
+    for goal in Goal::ALL {
+        for attack in AttackKind::paper() {
+            for s in &schemes {
+                if let Some(v) = paper::mad(goal.name(), attack.name(), s) {
+                    mad.insert(format!("{goal}/{}/{s}", attack.name()), v);
+                }
+                for t in &schemes {
+                    if let Some(v) = paper::cross_recognition(goal.name(), attack.name(), t, s) {
+                        cross.insert(format!("{goal}/{}/{t}/{s}", attack.name()), v);
+                    }
+                }
+            }
+        }
+    }
+    for s in &schemes {
+        if let Some((train, test)) = paper::table1(s) {
+            table1.insert(s.to_string(), [train, test]);
+        }
+    }
+    to_js(&serde_json::json!({ "mad": mad, "cross": cross, "table1": table1 }))
+}

@@ -1,0 +1,188 @@
+//! The library compiled to wasm32, run in headless Chromium by `wasm-pack test`: the shipped
+//! weights load from bytes, the CPU backend's logits equal the native ones, each attack meets
+//! its criterion, bad weight files are errors, and WebGPU computes what the CPU computes.
+//!
+//! Run with `make test-wasm` (wasm-pack test --headless --chrome). Natively this file is empty.
+#![cfg(target_family = "wasm")]
+
+use advdrop::attack::{AttackKind, Criterion, Metric, PIXELS, Victim, run_attack};
+use advdrop::data::Split;
+use advdrop::model::{Cnn, DropoutScheme, MaskRng};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const WEIGHTS: &[u8] = include_bytes!("../www/model/advdrop-cnn.safetensors");
+const CARD: &str = include_str!("../www/model/advdrop-cnn.json");
+const FIXTURE: &str = include_str!("fixtures/native-logits.json");
+// MNIST's test files from the project's shared data directory, as the native tests use them.
+const IMAGES: &[u8] = include_bytes!("../../shared/data/mnist/t10k-images-idx3-ubyte.gz");
+const LABELS: &[u8] = include_bytes!("../../shared/data/mnist/t10k-labels-idx1-ubyte.gz");
+
+fn test_split() -> Split {
+    Split::from_idx_bytes("t10k-images", IMAGES, "t10k-labels", LABELS).expect("MNIST test set")
+}
+
+fn shipped(device: &Device) -> Cnn {
+    let card: serde_json::Value = serde_json::from_str(CARD).unwrap();
+    Cnn::from_verified_safetensors(WEIGHTS, card["weights_sha256"].as_str().unwrap(), device)
+        .expect("shipped weights load in wasm")
+}
+
+fn pixels(test: &Split, indices: &[usize]) -> Vec<f32> {
+    indices
+        .iter()
+        .flat_map(|&i| test.image(i).iter().map(|&p| p as f32 / 255.0))
+        .collect()
+}
+
+async fn logits(model: &Cnn, images: Vec<f32>, device: &Device) -> Vec<f32> {
+    let n = images.len() / PIXELS;
+    let x = Tensor::<4>::from_data(TensorData::new(images, [n, 1, 28, 28]), device);
+    let out = model.forward(x, &DropoutScheme::NONE, &mut MaskRng::seed(0));
+    advdrop::backend::read_floats(out).await.unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn cpu_logits_equal_native_ones() {
+    let device = Device::flex();
+    let model = shipped(&device);
+    let test = test_split();
+    let fixture: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+    let indices: Vec<usize> = fixture["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let native: Vec<f32> = fixture["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let wasm = logits(&model, pixels(&test, &indices), &device).await;
+    assert_eq!(wasm.len(), native.len());
+    for (w, n) in wasm.iter().zip(&native) {
+        assert!((w - n).abs() < 1e-4, "wasm {w} vs native {n}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn corrupted_weights_are_errors_not_panics() {
+    let device = Device::flex();
+    assert!(Cnn::from_safetensors(&WEIGHTS[..WEIGHTS.len() / 2], &device).is_err());
+    assert!(Cnn::from_safetensors(b"not a weight file", &device).is_err());
+    let mut flipped = WEIGHTS.to_vec();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0xff;
+    let card: serde_json::Value = serde_json::from_str(CARD).unwrap();
+    let sha = card["weights_sha256"].as_str().unwrap();
+    assert!(Cnn::from_verified_safetensors(&flipped, sha, &device).is_err());
+}
+
+/// Runs `attack` on test images `indices` under `none` and checks every reported success
+/// against a fresh deterministic prediction.
+async fn attack_meets_criterion(attack: &str, targeted: bool, indices: &[usize]) {
+    let device = Device::flex().autodiff();
+    let model = shipped(&device);
+    let plain = model.valid();
+    let plain_device = device.clone().without_autodiff();
+    let test = test_split();
+    let labels: Vec<u8> = indices.iter().map(|&i| test.labels()[i]).collect();
+    let targets: Vec<u8> = labels.iter().map(|l| (l + 1) % 10).collect();
+    let criterion = if targeted {
+        Criterion::TargetClass(targets.clone())
+    } else {
+        Criterion::TopKMisclassification(3)
+    };
+    let victim = Victim {
+        model: &model,
+        inference: &plain,
+        scheme: DropoutScheme::NONE,
+        device: &device,
+    };
+    let kind: AttackKind = attack.parse().unwrap();
+    let images = pixels(&test, indices);
+    let outcome = run_attack(
+        &kind,
+        victim,
+        &images,
+        &labels,
+        criterion,
+        Metric::Mse,
+        &mut MaskRng::seed(3),
+    )
+    .await
+    .expect("attack runs in wasm");
+    assert!(
+        outcome.success.iter().all(|&s| s),
+        "{attack}: success {:?}",
+        outcome.success
+    );
+    assert!(outcome.adversarials.iter().all(|p| (0.0..=1.0).contains(p)));
+    let out = logits(&plain, outcome.adversarials.clone(), &plain_device).await;
+    for (i, row) in out.chunks(10).enumerate() {
+        let mut order: Vec<usize> = (0..10).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+        if targeted {
+            assert_eq!(order[0], targets[i] as usize, "{attack}: image {i}");
+        } else {
+            assert!(!order[..3].contains(&(labels[i] as usize)), "{attack}: image {i}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn fgsm_top3_in_wasm() {
+    attack_meets_criterion("fgsm", false, &[0, 1]).await;
+}
+
+#[wasm_bindgen_test]
+async fn jsma_targeted_in_wasm() {
+    attack_meets_criterion("jsma", true, &[0, 1]).await;
+}
+
+#[wasm_bindgen_test]
+async fn deepfool_top3_in_wasm() {
+    attack_meets_criterion("deepfool", false, &[0, 1]).await;
+}
+
+#[wasm_bindgen_test]
+async fn lbfgs_targeted_in_wasm() {
+    attack_meets_criterion("lbfgs", true, &[0]).await;
+}
+
+/// WebGPU (Chromium's software adapter in CI) against the CPU backend: logits and the input
+/// gradient of one test batch under `all` with the same masks.
+#[wasm_bindgen_test]
+async fn webgpu_matches_cpu() {
+    let gpu = Device::wgpu_options()
+        .init_async()
+        .await
+        .expect("a WebGPU adapter (Chromium needs --enable-unsafe-webgpu)");
+    let test = test_split();
+    let images = pixels(&test, &[0, 1, 2, 3]);
+    let mut results = Vec::new();
+    for device in [Device::flex(), gpu] {
+        let device = device.autodiff();
+        let model = shipped(&device);
+        let x = Tensor::<4>::from_data(TensorData::new(images.clone(), [4, 1, 28, 28]), &device)
+            .require_grad();
+        let out = model.forward(x.clone(), &DropoutScheme::ALL, &mut MaskRng::seed(9));
+        let grads = out.clone().sum().backward();
+        let grad = x.grad(&grads).expect("input gradient");
+        let out = advdrop::backend::read_floats(out).await.unwrap();
+        let grad = advdrop::backend::read_floats(grad).await.unwrap();
+        results.push((out, grad));
+    }
+    let (cpu, gpu) = (&results[0], &results[1]);
+    for (a, b) in cpu.0.iter().zip(&gpu.0) {
+        assert!((a - b).abs() < 1e-3, "logits cpu {a} vs webgpu {b}");
+    }
+    for (a, b) in cpu.1.iter().zip(&gpu.1) {
+        assert!((a - b).abs() < 1e-3, "gradient cpu {a} vs webgpu {b}");
+    }
+}

@@ -1,0 +1,425 @@
+// The page: talks to the worker (which hosts the wasm module), draws the views.
+import { PIXELS, paint, paintPerturbation, toMnist, drawingPad } from './digits.js';
+import { SCHEMES, madChart, histogram, heatmap, downloadPng, download } from './charts.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const base = new URL('..', import.meta.url).href; // dist/ root, whatever the sub-path
+
+// ---------------------------------------------------------------- worker
+
+let worker = null;
+let nextId = 1;
+const pending = new Map();
+const listeners = new Set();
+let info = null; // what 'start' answered
+
+function call(op, args = {}, transfer = []) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, op, ...args }, transfer);
+  });
+}
+
+function spawnWorker() {
+  worker?.terminate();
+  for (const p of pending.values()) p.reject(new Error('cancelled'));
+  pending.clear();
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = ({ data }) => {
+    if (data.type === 'progress') { for (const l of listeners) l(data); return; }
+    if (data.type === 'crash') { setStatus('status-backend', `the worker crashed: ${data.error}`); return; }
+    const p = pending.get(data.id);
+    if (!p) return;
+    pending.delete(data.id);
+    if (data.error) p.reject(new Error(data.error)); else p.resolve(data.result);
+  };
+  worker.onerror = (e) => setStatus('status-backend', `the worker failed: ${e.message}`);
+}
+
+function setStatus(id, text) { $(id).textContent = text; }
+
+listeners.add((p) => {
+  const bar = $('status-progress');
+  if (['weights', 'test images', 'test labels'].includes(p.what)) {
+    bar.hidden = false;
+    bar.max = p.total || 1;
+    bar.value = p.total ? p.loaded : 0;
+    const mb = (x) => (x / 1e6).toFixed(1);
+    setStatus(p.what === 'weights' ? 'status-weights' : 'status-data',
+      `${p.what}: ${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`);
+  }
+});
+
+async function start(backend) {
+  spawnWorker();
+  setStatus('status-backend', `backend: starting ${backend}…`);
+  document.body.dataset.ready = 'false';
+  try {
+    info = await call('start', { backend, base });
+  } catch (e) {
+    setStatus('status-backend', `backend: failed (${e.message})`);
+    if (backend !== 'cpu') {
+      setStatus('status-backend', `WebGPU failed (${e.message}); using the CPU`);
+      return start('cpu');
+    }
+    return;
+  }
+  $('status-progress').hidden = true;
+  const name = info.backend === 'webgpu' ? 'WebGPU' : 'CPU';
+  $('status-backend').textContent = `backend: ${name} — ${info.adapter}${info.fallback ? ` (WebGPU unavailable: ${info.fallback})` : ''}`;
+  $('status-backend').dataset.backend = info.backend;
+  $('backend-switch').value = info.backend;
+  setStatus('status-weights', `weights: ${info.card.weights_file}, sha256 ${info.sha256.slice(0, 12)}… ✓ (test accuracy ${(100 * info.card.accuracy.test).toFixed(2)} %)`);
+  setStatus('status-data', info.testSize
+    ? `MNIST: ${info.testSize.toLocaleString()} test digits`
+    : `MNIST: not loaded (${info.dataError}); draw or drop digits instead`);
+  document.body.dataset.ready = 'true';
+  if (info.testSize) await showGallery(0);
+  await showStored();
+}
+
+$('backend-switch').addEventListener('change', (e) => start(e.target.value));
+
+// ---------------------------------------------------------------- tabs
+
+const tabs = ['lab', 'experiment', 'table1', 'about'];
+function showTab(name) {
+  for (const t of tabs) {
+    $(`tab-${t}`).setAttribute('aria-selected', String(t === name));
+    $(`tab-${t}`).tabIndex = t === name ? 0 : -1;
+    $(`view-${t}`).hidden = t !== name;
+  }
+}
+tabs.forEach((t, i) => {
+  $(`tab-${t}`).addEventListener('click', () => showTab(t));
+  $(`tab-${t}`).addEventListener('keydown', (e) => {
+    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (!step) return;
+    const next = tabs[(i + step + tabs.length) % tabs.length];
+    showTab(next);
+    $(`tab-${next}`).focus();
+  });
+});
+
+// ---------------------------------------------------------------- attack lab
+
+for (const sel of document.querySelectorAll('select.schemes')) {
+  sel.innerHTML = SCHEMES.map((s) => `<option value="${s}">${s}</option>`).join('');
+}
+$('target').innerHTML = Array.from({ length: 10 }, (_, c) => `<option value="${c}">${c}</option>`).join('');
+
+let selected = null; // {pixels: Float32Array, label, source}
+const GALLERY = 24;
+let galleryStart = 0;
+
+async function showGallery(startAt) {
+  galleryStart = Math.max(0, Math.min(info.testSize - GALLERY, startAt));
+  const indices = Array.from({ length: GALLERY }, (_, k) => galleryStart + k);
+  const digits = await call('gallery', { indices });
+  const box = $('gallery');
+  box.innerHTML = '';
+  for (const d of digits) {
+    const b = document.createElement('button');
+    b.className = 'thumb';
+    b.dataset.index = d.index;
+    b.setAttribute('aria-label', `test digit ${d.index}, label ${d.label}`);
+    const c = document.createElement('canvas');
+    c.width = c.height = 56;
+    paint(c, d.pixels, 255);
+    b.append(c);
+    b.addEventListener('click', () => select(Float32Array.from(d.pixels, (v) => v / 255), d.label, `test digit #${d.index}`));
+    box.append(b);
+  }
+  $('gallery-range').textContent = `#${galleryStart}–${galleryStart + GALLERY - 1}`;
+}
+$('gallery-prev').addEventListener('click', () => showGallery(galleryStart - GALLERY));
+$('gallery-next').addEventListener('click', () => showGallery(galleryStart + GALLERY));
+
+async function select(pixels, label, source) {
+  if (label == null) {
+    // A drawn or dropped digit has no true label: the deterministic network's answer stands in.
+    const [h] = await call('classify', { image: Array.from(pixels), schemes: ['none'], passes: 1, seed: 0 });
+    label = h.counts.indexOf(Math.max(...h.counts));
+    source += ` (the network reads ${label})`;
+  }
+  selected = { pixels, label, source };
+  paint($('selected-canvas'), pixels);
+  $('selected').textContent = `Selected: ${source}, label ${label}.`;
+  $('selected').dataset.label = label;
+  if (Number($('target').value) === label) $('target').value = String((label + 1) % 10);
+}
+
+const pad = drawingPad($('draw'));
+$('draw-clear').addEventListener('click', () => pad.clear());
+$('draw-use').addEventListener('click', () => {
+  const pixels = pad.read();
+  if (!pixels) { $('attack-status').textContent = 'Draw a digit first.'; return; }
+  select(pixels, null, 'your drawing');
+});
+
+async function useImageFile(file) {
+  if (!file || !file.type.startsWith('image/')) { $('attack-status').textContent = 'That is not an image.'; return; }
+  const bitmap = await createImageBitmap(file);
+  const pixels = toMnist(bitmap, bitmap.width, bitmap.height);
+  if (!pixels) { $('attack-status').textContent = 'No digit found in that image.'; return; }
+  select(pixels, null, file.name);
+}
+$('file').addEventListener('change', (e) => useImageFile(e.target.files[0]));
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); useImageFile(e.dataTransfer.files[0]); });
+drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') $('file').click(); });
+
+$('goal').addEventListener('change', () => { $('target').disabled = $('goal').value !== 'targeted'; });
+
+$('run-attack').addEventListener('click', runAttack);
+$('cancel-attack').addEventListener('click', async () => {
+  // One attack is one call into wasm; stopping it means stopping the worker. Stored
+  // experiment cells are safe in IndexedDB; the lab restarts on the same backend.
+  $('attack-status').textContent = 'Cancelled; restarting the worker…';
+  await start(info?.backend ?? 'auto');
+  $('attack-status').textContent = 'Cancelled.';
+});
+
+async function runAttack() {
+  if (!selected) { $('attack-status').textContent = 'Pick, draw or drop a digit first.'; return; }
+  const goal = $('goal').value;
+  const attack = $('attack').value;
+  if (attack === 'deepfool' && goal === 'targeted') {
+    $('attack-status').textContent = 'DeepFool has no targeted form (the paper uses it for top-3 only): choose top-3.';
+    return;
+  }
+  const target = Number($('target').value);
+  if (goal === 'targeted' && target === selected.label) {
+    $('attack-status').textContent = 'The target must differ from the label.';
+    return;
+  }
+  const request = { attack, goal, targets: goal === 'targeted' ? [target] : [], scheme: $('gen-scheme').value, seed: Number($('seed').value) };
+  $('run-attack').disabled = true;
+  $('cancel-attack').disabled = false;
+  $('attack-status').textContent = `Running ${attack}…`;
+  try {
+    const out = await call('attack', { image: Array.from(selected.pixels), label: selected.label, request });
+    await showResult(out, request, target);
+  } catch (e) {
+    if (e.message !== 'cancelled') $('attack-status').textContent = `Failed: ${e.message}`;
+  } finally {
+    $('run-attack').disabled = false;
+    $('cancel-attack').disabled = true;
+  }
+}
+
+async function showResult(out, request, target) {
+  const adv = Float32Array.from(out.adversarials);
+  const d = out.distances[0];
+  $('attack-result').hidden = false;
+  paint($('res-original'), selected.pixels);
+  paint($('res-adversarial'), adv);
+  paintPerturbation($('res-perturbation'), selected.pixels, adv);
+  $('cap-original').textContent = `original (label ${selected.label})`;
+  $('cap-adversarial').textContent = out.success[0]
+    ? `adversarial (${request.goal === 'targeted' ? `target ${target}` : 'top-3'})`
+    : 'no adversarial found (original shown)';
+  const rows = [
+    ['success', out.success[0] ? (out.first_pass[0] ? 'yes — already on the first pass' : 'yes') : 'no'],
+    ['MAD (0–255)', (d.mad * 255).toFixed(2)],
+    ['L0 (pixels changed)', d.l0],
+    ['L2', d.l2.toFixed(3)],
+    ['L∞', d.linf.toFixed(3)],
+    ['MSE', d.mse.toExponential(3)],
+    ['queries', out.queries[0]],
+    ['time', `${out.seconds.toFixed(2)} s on ${info.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`],
+  ];
+  $('metrics').innerHTML = rows.map(([k, v]) => `<tr><th scope="row">${k}</th><td data-metric="${k}">${v}</td></tr>`).join('');
+  $('attack-status').textContent = out.success[0] ? `Done in ${out.seconds.toFixed(2)} s.` : `No adversarial found (${out.seconds.toFixed(2)} s).`;
+  $('attack-status').dataset.success = String(out.success[0]);
+  const passes = Number($('passes').value);
+  const hist = await call('classify', { image: Array.from(adv), schemes: SCHEMES, passes, seed: request.seed + 1 });
+  const box = $('recognition');
+  box.innerHTML = '';
+  for (const h of hist) {
+    const top = h.counts.indexOf(Math.max(...h.counts));
+    const total = h.counts.reduce((a, b) => a + b, 0);
+    const fig = document.createElement('figure');
+    fig.dataset.scheme = h.scheme;
+    fig.dataset.topClass = top;
+    const c = document.createElement('canvas');
+    c.id = `hist-${h.scheme}`;
+    c.setAttribute('role', 'img');
+    c.setAttribute('aria-label', `${h.scheme}: ` + h.counts.map((n, k) => `${k}: ${n}`).join(', '));
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${h.scheme}: ${h.counts[top]}/${total} passes say ${top}`;
+    fig.append(c, cap);
+    box.append(fig);
+    histogram(c, h.counts, { label: selected.label, target: request.goal === 'targeted' ? target : -1 });
+  }
+}
+
+// ---------------------------------------------------------------- experiment
+
+$('exp-schemes').innerHTML = SCHEMES.map((s) => `<label><input type="checkbox" name="exp-scheme" value="${s}" checked> ${s}</label>`).join('');
+
+const checked = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+function expConfig() {
+  const samples = Math.max(1, Number($('exp-n').value));
+  return {
+    samples,
+    seed: Number($('exp-seed').value),
+    attacks: checked('exp-attack'),
+    schemes: checked('exp-scheme'),
+    goals: checked('exp-goal'),
+    votes: Math.max(1, Number($('exp-votes').value)),
+    batch: Math.min(samples, 10),
+  };
+}
+
+const cellRows = new Map();
+function cellTable(cells) {
+  cellRows.clear();
+  $('exp-cells').innerHTML = '<tr><th scope="col">cell</th><th scope="col">adversarials</th><th scope="col">tried</th><th scope="col">state</th><th scope="col">time</th></tr>';
+  for (const c of cells) {
+    const tr = document.createElement('tr');
+    tr.dataset.cell = c.key;
+    tr.innerHTML = `<td>${c.goal} · ${c.attack} · ${c.scheme}</td><td>–</td><td>–</td><td>queued</td><td></td>`;
+    $('exp-cells').append(tr);
+    cellRows.set(c.key, tr);
+  }
+}
+
+function showCell(key, stored, state, seconds, config) {
+  const tr = cellRows.get(key);
+  if (!tr || !stored) return;
+  const c = stored.cell;
+  const recognised = Object.keys(c.recognition).length;
+  tr.children[1].textContent = `${c.samples.length}/${config.samples}`;
+  tr.children[2].textContent = c.attempted;
+  const done = c.finished && recognised >= config.schemes.length;
+  tr.children[3].textContent = done ? 'done' : state === 'cancelled' ? 'paused' : c.finished ? `recognising ${recognised}/${config.schemes.length}` : state;
+  tr.dataset.state = done ? 'done' : state;
+  tr.children[4].textContent = `${(c.attack_seconds + c.recognition_seconds).toFixed(1)} s`;
+}
+
+let running = false;
+let started = 0;
+listeners.add((p) => {
+  if (p.what === 'pool') $('exp-status').textContent = `Finding correctly classified test digits among the first ${p.limit}…`;
+  if (p.what !== 'cell') return;
+  const config = expConfig();
+  showCell(p.cell.key, p.stored, p.state, p.elapsed, config);
+  const doneCells = [...cellRows.values()].filter((tr) => tr.dataset.state === 'done').length;
+  const elapsed = (performance.now() - started) / 1000;
+  const fraction = (p.index + cellFraction(p.stored, config)) / p.total;
+  const eta = fraction > 0 ? elapsed / fraction - elapsed : NaN;
+  $('exp-status').textContent = `${doneCells}/${p.total} cells done · ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) && running ? ` · about ${eta.toFixed(0)} s left` : ''}`;
+});
+
+function cellFraction(stored, config) {
+  if (!stored) return 0;
+  const c = stored.cell;
+  // Attacking counts for most of a cell's time; each recognition scheme for a share of the rest.
+  const attack = c.finished ? 1 : c.samples.length / config.samples;
+  return 0.8 * attack + (0.2 * Object.keys(c.recognition).length) / config.schemes.length;
+}
+
+$('exp-run').addEventListener('click', async () => {
+  const config = expConfig();
+  running = true;
+  started = performance.now();
+  $('exp-run').disabled = true;
+  $('exp-cancel').disabled = false;
+  try {
+    await showStored();
+    const r = await call('experiment', { config });
+    $('exp-status').textContent = r.cancelled
+      ? 'Paused: finished steps are stored; Run resumes.'
+      : `Finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
+    $('exp-status').dataset.finished = String(!r.cancelled);
+  } catch (e) {
+    $('exp-status').textContent = `Failed: ${e.message}${info?.backend === 'webgpu' ? ' — switch to the CPU backend and press Run to resume' : ''}`;
+  } finally {
+    running = false;
+    $('exp-run').disabled = false;
+    $('exp-cancel').disabled = true;
+    await showStored();
+  }
+});
+$('exp-cancel').addEventListener('click', () => worker.postMessage({ op: 'cancel' }));
+$('exp-clear').addEventListener('click', async () => {
+  await call('clear', { config: expConfig() });
+  await showStored();
+});
+
+let lastReport = null;
+async function showStored() {
+  const config = expConfig();
+  if (!config.attacks.length || !config.schemes.length || !config.goals.length) return;
+  let cells;
+  try {
+    cells = await call('cells', { config });
+  } catch (e) {
+    $('exp-status').textContent = e.message;
+    return;
+  }
+  cellTable(cells);
+  const stored = await call('stored', { config });
+  for (const s of stored) showCell(s.key, s.stored, 'paused', 0, config);
+  if (!stored.length) { lastReport = null; return; }
+  lastReport = await call('report', { config });
+  const cellsOut = lastReport.report.cells;
+  for (const goal of ['targeted', 'top3']) $(`fig-mad-${goal}`).hidden = !config.goals.includes(goal);
+  for (const goal of config.goals) madChart($(`mad-${goal}`), cellsOut, goal, config.schemes);
+  const box = $('heatmaps');
+  box.innerHTML = '';
+  for (const goal of config.goals) {
+    for (const attack of config.attacks) {
+      if (goal === 'targeted' && attack === 'deepfool') continue;
+      const fig = document.createElement('figure');
+      const c = document.createElement('canvas');
+      c.id = `heat-${goal}-${attack}`;
+      c.className = 'heatmap';
+      c.setAttribute('role', 'img');
+      heatmap(c, cellsOut, goal, attack, config.schemes, info.paper.cross);
+      const cap = document.createElement('figcaption');
+      const png = document.createElement('button');
+      png.textContent = 'PNG';
+      png.addEventListener('click', () => downloadPng(c, c.id));
+      cap.append(`${goal === 'targeted' ? 'Table 3' : 'Table 5'}: ${attack} `, png);
+      fig.append(c, cap);
+      box.append(fig);
+    }
+  }
+  $('conclusions').innerHTML = lastReport.report.conclusions
+    .map((c) => `<li><b>${c.verdict}</b>: ${c.claim}<br><small>${c.evidence}</small></li>`).join('');
+}
+for (const input of document.querySelectorAll('#view-experiment input')) input.addEventListener('change', () => { if (!running) showStored(); });
+
+$('exp-json').addEventListener('click', () => lastReport && download(new Blob([JSON.stringify(lastReport.report, null, 2)], { type: 'application/json' }), 'advdrop-report.json'));
+$('exp-csv').addEventListener('click', () => lastReport && download(new Blob([lastReport.csv], { type: 'text/csv' }), 'advdrop-cells.csv'));
+for (const b of document.querySelectorAll('button[data-png]')) b.addEventListener('click', () => downloadPng($(b.dataset.png), b.dataset.png));
+
+// ---------------------------------------------------------------- Table 1
+
+listeners.add((p) => {
+  if (p.what === 'table1') $('t1-status').textContent = `${p.scheme}: pass ${p.pass + 1}/${p.passes}, ${p.images_done}/${p.images} images`;
+});
+$('t1-run').addEventListener('click', async () => {
+  $('t1-run').disabled = true;
+  const t0 = performance.now();
+  try {
+    const rows = await call('table1', { schemes: SCHEMES, limit: Number($('t1-limit').value), repeats: Number($('t1-repeats').value), seed: Number($('t1-seed').value) });
+    $('t1-table').innerHTML = '<tr><th scope="col">scheme</th><th scope="col">test accuracy, this run (%)</th><th scope="col">paper (%)</th><th scope="col">difference</th></tr>' +
+      rows.map((r) => `<tr data-scheme="${r.scheme}"><td>${r.scheme}</td><td>${r.test.mean.toFixed(2)}${r.test.n > 1 ? ` ± ${r.test.half_width.toFixed(2)}` : ''}</td><td>${r.paper_test?.toFixed(2) ?? '–'}</td><td>${r.paper_test != null ? (r.test.mean - r.paper_test).toFixed(2) : '–'}</td></tr>`).join('');
+    $('t1-status').textContent = `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s (mean ± 95 % CI over passes).`;
+  } catch (e) {
+    $('t1-status').textContent = `Failed: ${e.message}`;
+  } finally {
+    $('t1-run').disabled = false;
+  }
+});
+
+// ---------------------------------------------------------------- go
+
+start(params.get('backend') ?? 'auto');

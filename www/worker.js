@@ -1,0 +1,148 @@
+// The Web Worker that hosts the wasm module, so the page never freezes (not even on the
+// single-threaded CPU backend). The page sends {id, op, ...} messages; every reply carries
+// the same id. Long runs post {type: 'progress'} events and stop between steps on 'cancel'.
+import init, { createLab, paperNumbers } from '../advdrop.js';
+import * as store from './store.js';
+
+let lab = null;
+let weightsSha = '';
+let cancelled = false;
+let pool = null; // {limit, indices} of the running experiment
+
+const post = (msg) => self.postMessage(msg);
+const progress = (event) => post({ type: 'progress', ...event });
+// Gives the worker's event loop a turn, so a queued 'cancel' message is seen.
+const breathe = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function fetchWithProgress(url, what) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${what}: ${url} answered ${response.status}`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    progress({ what, loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.length; }
+  return bytes;
+}
+
+const ops = {
+  async start({ backend, base }) {
+    await init();
+    const wanted = backend === 'auto' ? (self.navigator.gpu ? 'webgpu' : 'cpu') : backend;
+    let fallback = null;
+    try {
+      lab = await createLab(wanted);
+    } catch (e) {
+      if (wanted !== 'webgpu' || backend === 'webgpu') throw e;
+      fallback = String(e.message || e);
+      lab = await createLab('cpu');
+    }
+    const card = await (await fetch(new URL('www/model/advdrop-cnn.json', base))).json();
+    const weights = await fetchWithProgress(new URL(`www/model/${card.weights_file}`, base), 'weights');
+    const sha256 = lab.loadWeights(weights, `www/model/${card.weights_file}`, card.weights_sha256);
+    weightsSha = sha256;
+    let testSize = 0;
+    let dataError = null;
+    try {
+      const images = await fetchWithProgress(new URL('data/mnist/t10k-images-idx3-ubyte.gz', base), 'test images');
+      const labels = await fetchWithProgress(new URL('data/mnist/t10k-labels-idx1-ubyte.gz', base), 'test labels');
+      testSize = lab.loadTestSet(images, labels);
+    } catch (e) {
+      dataError = String(e.message || e);
+    }
+    return { backend: lab.backend, adapter: lab.adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers() };
+  },
+
+  async loadWeights({ bytes, name }) {
+    weightsSha = lab.loadWeights(bytes, name, undefined);
+    pool = null;
+    return { sha256: weightsSha };
+  },
+
+  async gallery({ indices }) {
+    return indices.map((i) => ({ index: i, label: lab.testLabel(i), pixels: lab.testImage(i) }));
+  },
+
+  async classify({ image, schemes, passes, seed }) {
+    return lab.classify(Float32Array.from(image), schemes, passes, BigInt(seed));
+  },
+
+  async attack({ image, label, request }) {
+    return lab.attack(Float32Array.from(image), { ...request, labels: [label] });
+  },
+
+  async table1({ schemes, limit, repeats, seed }) {
+    return lab.table1(schemes, limit, repeats, BigInt(seed), (p) => progress({ what: 'table1', ...p }));
+  },
+
+  async cells({ config }) {
+    return lab.cells(config);
+  },
+
+  async stored({ config }) {
+    return store.cells(await store.configKey(config, weightsSha));
+  },
+
+  async clear({ config }) {
+    await store.clear(await store.configKey(config, weightsSha));
+    return true;
+  },
+
+  async report({ config }) {
+    const stored = await store.cells(await store.configKey(config, weightsSha));
+    return lab.report(config, stored.map((s) => s.stored), pool ? pool.indices.length : 0);
+  },
+
+  async experiment({ config }) {
+    cancelled = false;
+    const key = await store.configKey(config, weightsSha);
+    // Enough correctly classified images that even targeted FGSM (≈ 20 % success) fills N.
+    const limit = Math.min(10000, 100 + 40 * config.samples);
+    if (!pool || pool.limit !== limit) {
+      progress({ what: 'pool', limit });
+      pool = { limit, indices: Uint32Array.from(await lab.candidates(limit)) };
+    }
+    const cells = lab.cells(config);
+    const total = cells.length;
+    for (const [i, cell] of cells.entries()) {
+      let stored = await store.get(key, cell.key);
+      const started = performance.now();
+      for (;;) {
+        if (stored && stored.cell.finished && Object.keys(stored.cell.recognition).length >= config.schemes.length) break;
+        await breathe();
+        if (cancelled) {
+          progress({ what: 'cell', index: i, total, cell, stored, state: 'cancelled' });
+          return { cancelled: true };
+        }
+        stored = await lab.attackStep(config, cell, stored ?? null, pool.indices);
+        await store.put(key, cell.key, stored);
+        progress({ what: 'cell', index: i, total, cell, stored, state: 'running', elapsed: (performance.now() - started) / 1000 });
+      }
+      progress({ what: 'cell', index: i, total, cell, stored, state: 'done' });
+    }
+    return { cancelled: false };
+  },
+};
+
+self.onmessage = async ({ data }) => {
+  if (data.op === 'cancel') {
+    cancelled = true;
+    return;
+  }
+  try {
+    const result = await ops[data.op](data);
+    post({ type: 'reply', id: data.id, result });
+  } catch (e) {
+    post({ type: 'reply', id: data.id, error: String((e && e.message) || e) });
+  }
+};
+self.onerror = (e) => post({ type: 'crash', error: String(e.message || e) });

@@ -41,14 +41,15 @@ async function open(page, backend) {
   return errors;
 }
 
-// N = 2, FGSM, top-3, generated and tested under none and fc.
+// N = 2, DeepFool (the cheapest attack in model calls: FGSM's ε sweep costs up to 1,000
+// sequential calls, minutes on a software WebGPU adapter), top-3, under none and fc.
 async function tinyExperiment(page) {
   await page.fill('#exp-n', '2');
   await page.fill('#exp-votes', '5');
   const only = async (name, values) => {
     for (const box of await page.$$(`input[name="${name}"]`)) await box.setChecked(values.includes(await box.getAttribute('value')));
   };
-  await only('exp-attack', ['fgsm']);
+  await only('exp-attack', ['deepfool']);
   await only('exp-goal', ['top3']);
   await only('exp-scheme', ['none', 'fc']);
 }
@@ -93,15 +94,16 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       assert.ok(mad > 0 && mad < 255, `MAD ${mad}`);
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-lab.png`, fullPage: true });
 
-      // A tiny experiment: N = 2, FGSM top-3 under two schemes.
+      // A tiny experiment (see tinyExperiment).
       await page.click('#tab-experiment');
       await tinyExperiment(page);
       await page.click('#exp-clear');
       await page.click('#exp-run');
-      await page.waitForSelector('#exp-status[data-finished="true"]');
+      await page.waitForSelector('#exp-status[data-finished]');
+      assert.equal(await page.getAttribute('#exp-status', 'data-finished'), 'true', await page.textContent('#exp-status'));
       assert.equal(await page.locator('#exp-cells tr[data-state="done"]').count(), 2);
       assert.ok(Number(await page.getAttribute('#mad-top3', 'data-bars')) >= 2, 'MAD chart has bars');
-      assert.equal(await page.getAttribute('#heat-top3-fgsm', 'data-filled'), '4');
+      assert.equal(await page.getAttribute('#heat-top3-deepfool', 'data-filled'), '4');
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-experiment.png`, fullPage: true });
 
       // A reload shows the finished cells again, from IndexedDB, without running anything.
@@ -110,7 +112,7 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       await page.click('#tab-experiment');
       await tinyExperiment(page);
       await page.waitForFunction(() => document.querySelectorAll('#exp-cells tr[data-state="done"]').length === 2);
-      await page.waitForSelector('#heat-top3-fgsm[data-filled="4"]');
+      await page.waitForSelector('#heat-top3-deepfool[data-filled="4"]');
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-reloaded.png`, fullPage: true });
 
       await page.click('#tab-about');

@@ -1,5 +1,7 @@
 //! The attacks: closed forms on a linear model, the paper's goals on the shipped CNN,
 //! budgets, batching, and the best-adversarial bookkeeping.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Test-time dropout: identity at p = 0, rate and mean within binomial bounds, fresh masks
 //! per pass, reproducible per seed.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 use advdrop::model::dropout::dropout;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng};

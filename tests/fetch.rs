@@ -1,6 +1,8 @@
 //! `fetch-mnist --from DIR`: copies verified files, keeps good ones, replaces damaged ones, and
 //! refuses a source whose md5 is wrong. (Downloading uses the same checks; mirrors are not
 //! reachable from the test machines.)
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! IDX parsing against the real MNIST files, corruptions of them, and random bytes.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The network: shapes, parameter count, weight files (round trip and every malformed case),
 //! the shipped weights' accuracy, and agreement of the CPU backends.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 
@@ -207,7 +209,8 @@ fn ndarray_agrees_with_flex_on_logits() {
 /// backend against it; this test keeps it true (rewrite it with `ADVDROP_BLESS=1`).
 #[test]
 fn native_logits_fixture_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native-logits.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native-logits.json");
     let device = Device::flex();
     let model = common::shipped_model(&device);
     let computed = logits(&model, test_images(8, &device));

@@ -1,5 +1,7 @@
 //! The protocol: seeded runs repeat exactly, a resumed run equals an uninterrupted one, the
 //! report's verdicts follow the numbers, and the CLI refuses to mix runs.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Table 1 on a small slice: structure, the paper's figures beside the measured ones, the JSON
 //! document scripts read, and reproducibility per seed.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Training: a short run learns, and a run resumed from a checkpoint continues exactly as the
 //! uninterrupted run does.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The wgpu backend (Vulkan natively; in CI a software Vulkan driver, Mesa's lavapipe, stands in
 //! for a GPU): the same weights give the same logits and input gradients as on flex, and a
 //! training step runs.
+// Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

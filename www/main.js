@@ -326,6 +326,7 @@ function cellFraction(stored, config) {
 
 $('exp-run').addEventListener('click', async () => {
   const config = expConfig();
+  delete $('exp-status').dataset.finished;
   running = true;
   started = performance.now();
   $('exp-run').disabled = true;
@@ -339,6 +340,7 @@ $('exp-run').addEventListener('click', async () => {
     $('exp-status').dataset.finished = String(!r.cancelled);
   } catch (e) {
     $('exp-status').textContent = `Failed: ${e.message}${info?.backend === 'webgpu' ? ' — switch to the CPU backend and press Run to resume' : ''}`;
+    $('exp-status').dataset.finished = 'false';
   } finally {
     running = false;
     $('exp-run').disabled = false;

@@ -46,6 +46,13 @@ const ops = {
       fallback = String(e.message || e);
       lab = await createLab('cpu');
     }
+    let adapter = lab.adapter;
+    if (lab.backend === 'webgpu') {
+      // wgpu sees little of a browser adapter; WebGPU's own info names it.
+      const a = await self.navigator.gpu.requestAdapter();
+      const i = a && a.info;
+      if (i) adapter = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || adapter;
+    }
     const card = await (await fetch(new URL('www/model/advdrop-cnn.json', base))).json();
     const weights = await fetchWithProgress(new URL(`www/model/${card.weights_file}`, base), 'weights');
     const sha256 = lab.loadWeights(weights, `www/model/${card.weights_file}`, card.weights_sha256);
@@ -59,7 +66,7 @@ const ops = {
     } catch (e) {
       dataError = String(e.message || e);
     }
-    return { backend: lab.backend, adapter: lab.adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers() };
+    return { backend: lab.backend, adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers() };
   },
 
   async loadWeights({ bytes, name }) {

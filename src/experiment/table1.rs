@@ -129,8 +129,14 @@ pub async fn table1(
         let name = scheme.to_string();
         let mut measured = Vec::new();
         for (s, split) in [TRAIN, TEST].into_iter().zip([train, test]) {
-            let at = Table1Cell { scheme_index: k, split: s, seed, repeats };
-            measured.push(scheme_accuracy(model, split, scheme, at, device, &mut on_progress).await?);
+            let at = Table1Cell {
+                scheme_index: k,
+                split: s,
+                seed,
+                repeats,
+            };
+            measured
+                .push(scheme_accuracy(model, split, scheme, at, device, &mut on_progress).await?);
         }
         let paper = scheme.preset_name().and_then(paper::table1);
         rows.push(Table1Row {

@@ -22,13 +22,15 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::attack::{Attack, AttackKind, AttackOutcome, Criterion, Metric, PIXELS, Victim, run_attack};
+use crate::attack::{
+    Attack, AttackKind, AttackOutcome, Criterion, Metric, PIXELS, Victim, run_attack,
+};
 use crate::data::Split;
 use crate::eval::{self, MeanCi};
-use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
-use crate::experiment::table1::{self, Table1Cell, Table1Progress};
 use crate::experiment::paper;
+use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
 use crate::experiment::report::{Report, RunInfo};
+use crate::experiment::table1::{self, Table1Cell, Table1Progress};
 use crate::model::weights::sha256_hex;
 use crate::model::{Cnn, DropoutScheme, MaskRng};
 
@@ -112,7 +114,11 @@ pub fn create_lab(backend: String) -> js_sys::Promise {
                 };
                 (device, "webgpu", adapter)
             }
-            "cpu" => (Device::flex(), "cpu", "burn flex (wasm32, one thread)".into()),
+            "cpu" => (
+                Device::flex(),
+                "cpu",
+                "burn flex (wasm32, one thread)".into(),
+            ),
             other => return Err(js_err(format!("unknown backend '{other}': webgpu or cpu"))),
         };
         let lab = Lab {
@@ -402,7 +408,10 @@ impl Lab {
         spawn(async move {
             let weights = weights?;
             if image.len() != PIXELS {
-                return Err(js_err(format!("{} pixels (expected {PIXELS})", image.len())));
+                return Err(js_err(format!(
+                    "{} pixels (expected {PIXELS})",
+                    image.len()
+                )));
             }
             let mut out = Vec::new();
             for (k, name) in schemes.iter().enumerate() {
@@ -510,7 +519,9 @@ impl Lab {
             let mut cell = StoredCell::from_js(stored, &id)?;
             let candidates: Vec<usize> = candidates.into_iter().map(|c| c as usize).collect();
             if cell.attempted > candidates.len() {
-                return Err(js_err("the stored cell has tried more images than the pool has"));
+                return Err(js_err(
+                    "the stored cell has tried more images than the pool has",
+                ));
             }
             if cell.attempted == candidates.len() {
                 cell.finished = true;

@@ -69,6 +69,11 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       assert.match(await page.textContent('#status-weights'), /sha256 [0-9a-f]{12}… ✓/);
       assert.match(await page.textContent('#status-data'), /10,000 test digits/);
 
+      // A corrupted weight file is refused with a reason, and the shipped weights stay loaded
+      // (the attack below runs on them).
+      await page.setInputFiles('#weights-file', { name: 'bad.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a weight file') });
+      await page.waitForFunction(() => /refused/.test(document.getElementById('status-weights').textContent));
+
       // Targeted FGSM on gallery digit #0 (a 7). FGSM's Foolbox-0.8 direction is untargeted, so
       // it reaches a given target only sometimes: try targets until one succeeds, then check
       // that the page shows the adversarial recognised as that target under `none`.

@@ -1,7 +1,7 @@
 // In-page timings (not a test): `npm run timings -- [cpu|webgpu] [N]` after `make dist`.
 // Times one attack of each type on test digit #0 in the attack lab, Table 1 on 1,000 test
 // digits, and the protocol (FGSM, JSMA, DeepFool; both goals; the five schemes; 20 votes) at N
-// per cell, as the page reports them. Prints a markdown table.
+// per cell, as the page reports them. Prints a markdown table, a row at a time.
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
@@ -15,34 +15,36 @@ const browser = await chromium.launch({
     '--no-first-run', '--disable-sync', ...(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : ['--disable-gpu'])],
 });
 const rows = [];
+// Rows print as they come, so a long protocol run still leaves the attack timings behind.
+const row = (r) => { rows.push(r); console.log(`| ${r.join(' | ')} |`); };
 try {
   const page = await browser.newPage();
   page.setDefaultTimeout(60 * 60 * 1000);
   const t0 = Date.now();
   await page.goto(`${server.url}/index.html?backend=${backend}`);
   await page.waitForSelector('body[data-ready="true"]');
-  const adapter = await page.textContent('#status-backend');
-  rows.push(['page ready (wasm, weights, MNIST)', '', `${((Date.now() - t0) / 1000).toFixed(1)} s`]);
+  console.log(`${await page.textContent('#status-backend')}\n\n| what | outcome | time |\n|---|---|---|`);
+  row(['page ready (wasm, weights, MNIST)', '', `${((Date.now() - t0) / 1000).toFixed(1)} s`]);
 
   await page.click('.thumb[data-index="0"]');
   await page.fill('#passes', '1');
   for (const [attack, goal] of [['fgsm', 'top3'], ['lbfgs', 'targeted'], ['jsma', 'targeted'], ['jsma-pairs', 'targeted'], ['deepfool', 'top3']]) {
     await page.selectOption('#attack', attack);
     await page.selectOption('#goal', goal);
-    await page.selectOption('#target', '3');
+    if (goal === 'targeted') await page.selectOption('#target', '3');
     await page.evaluate(() => { delete document.getElementById('attack-status').dataset.success; });
     await page.click('#run-attack');
     await page.waitForSelector('#attack-status[data-success]');
     const time = await page.textContent('td[data-metric="time"]');
     const ok = await page.getAttribute('#attack-status', 'data-success');
     const queries = await page.textContent('td[data-metric="queries"]');
-    rows.push([`${attack}, ${goal}, digit #0 (a 7)${goal === 'targeted' ? ' → 3' : ''}`, `${ok === 'true' ? 'success' : 'failed'}, ${queries} queries`, time.split(' on ')[0]]);
+    row([`${attack}, ${goal}, digit #0 (a 7)${goal === 'targeted' ? ' → 3' : ''}`, `${ok === 'true' ? 'success' : 'failed'}, ${queries} queries`, time.split(' on ')[0]]);
   }
 
   await page.click('#tab-table1');
   await page.click('#t1-run');
   await page.waitForFunction(() => /Done in/.test(document.getElementById('t1-status').textContent));
-  rows.push(['Table 1, 1,000 test digits × 5 schemes × 3 passes', '', (await page.textContent('#t1-status')).match(/in ([\d.]+ s)/)[1]]);
+  row(['Table 1, 1,000 test digits × 5 schemes × 3 passes', '', (await page.textContent('#t1-status')).match(/in ([\d.]+ s)/)[1]]);
 
   await page.click('#tab-experiment');
   await page.fill('#exp-n', n);
@@ -50,11 +52,8 @@ try {
   await page.click('#exp-run');
   await page.waitForSelector('#exp-status[data-finished="true"]');
   const cells = await page.$$eval('#exp-cells tr[data-cell]', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  for (const c of cells) rows.push([`protocol cell ${c[0]}`, `${c[1]} adversarials of ${c[2]} tried`, c[4]]);
-  rows.push([`protocol, N = ${n}, ${cells.length} cells`, '', (await page.textContent('#exp-status')).match(/in ([\d.]+ s)/)[1]]);
-  console.log(`${adapter}\n`);
-  console.log('| what | outcome | time |\n|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  for (const c of cells) row([`protocol cell ${c[0]}`, `${c[1]} adversarials of ${c[2]} tried`, c[4]]);
+  row([`protocol, N = ${n}, ${cells.length} cells`, '', (await page.textContent('#exp-status')).match(/in ([\d.]+ s)/)[1]]);
 } finally {
   await browser.close();
   server.close();

@@ -82,6 +82,21 @@ async function start(backend) {
 
 $('backend-switch').addEventListener('change', (e) => start(e.target.value));
 
+// A user's own weights (same architecture, safetensors as `advdrop train` writes them). A bad
+// file is refused with the reason, and the weights in use stay loaded.
+$('weights-file').addEventListener('change', async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  try {
+    const r = await call('loadWeights', { bytes, name: file.name }, [bytes.buffer]);
+    setStatus('status-weights', `weights: ${file.name} (yours), sha256 ${r.sha256.slice(0, 12)}…`);
+    await showStored();
+  } catch (err) {
+    setStatus('status-weights', `weights: ${file.name} refused (${err.message}); the previous weights stay loaded`);
+  }
+});
+
 // ---------------------------------------------------------------- tabs
 
 const tabs = ['lab', 'experiment', 'table1', 'about'];
@@ -331,21 +346,25 @@ $('exp-run').addEventListener('click', async () => {
   started = performance.now();
   $('exp-run').disabled = true;
   $('exp-cancel').disabled = false;
+  let message;
+  let finished = 'false';
   try {
     await showStored();
     const r = await call('experiment', { config });
-    $('exp-status').textContent = r.cancelled
+    message = r.cancelled
       ? 'Paused: finished steps are stored; Run resumes.'
       : `Finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
-    $('exp-status').dataset.finished = String(!r.cancelled);
+    finished = String(!r.cancelled);
   } catch (e) {
-    $('exp-status').textContent = `Failed: ${e.message}${info?.backend === 'webgpu' ? ' — switch to the CPU backend and press Run to resume' : ''}`;
-    $('exp-status').dataset.finished = 'false';
+    message = `Failed: ${e.message}${info?.backend === 'webgpu' ? ' — switch to the CPU backend and press Run to resume' : ''}`;
   } finally {
     running = false;
     $('exp-run').disabled = false;
     $('exp-cancel').disabled = true;
     await showStored();
+    // Set last, once the charts show the final state (the tests wait on it).
+    $('exp-status').textContent = message;
+    $('exp-status').dataset.finished = finished;
   }
 });
 $('exp-cancel').addEventListener('click', () => worker.postMessage({ op: 'cancel' }));

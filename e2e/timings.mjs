@@ -1,12 +1,13 @@
-// In-page timings (not a test): `npm run timings -- [cpu|webgpu] [N]` after `make dist`.
+// In-page timings (not a test): `npm run timings -- [cpu|webgpu] [N] [attacks]` after `make dist`.
 // Times one attack of each type on test digit #0 in the attack lab, Table 1 on 1,000 test
-// digits, and the protocol (FGSM, JSMA, DeepFool; both goals; the five schemes; 20 votes) at N
-// per cell, as the page reports them. Prints a markdown table, a row at a time.
+// digits, and the protocol (attacks default fgsm,jsma,deepfool; both goals; the five schemes; 20
+// votes) at N per cell, as the page reports them. Prints a markdown table, a row at a time.
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
 const backend = process.argv[2] ?? 'cpu';
 const n = process.argv[3] ?? '10';
+const attacks = (process.argv[4] ?? 'fgsm,jsma,deepfool').split(',');
 const server = await serve(process.env.ADVDROP_DIST ?? 'dist');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -48,12 +49,13 @@ try {
 
   await page.click('#tab-experiment');
   await page.fill('#exp-n', n);
+  for (const box of await page.$$('input[name="exp-attack"]')) await box.setChecked(attacks.includes(await box.getAttribute('value')));
   await page.click('#exp-clear');
   await page.click('#exp-run');
   await page.waitForSelector('#exp-status[data-finished="true"]');
   const cells = await page.$$eval('#exp-cells tr[data-cell]', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   for (const c of cells) row([`protocol cell ${c[0]}`, `${c[1]} adversarials of ${c[2]} tried`, c[4]]);
-  row([`protocol, N = ${n}, ${cells.length} cells`, '', (await page.textContent('#exp-status')).match(/in ([\d.]+ s)/)[1]]);
+  row([`protocol (${attacks.join(', ')}), N = ${n}, ${cells.length} cells`, '', (await page.textContent('#exp-status')).match(/in ([\d.]+ s)/)[1]]);
 } finally {
   await browser.close();
   server.close();

@@ -13,6 +13,7 @@ WASM_PACK := 0.15.1
 export WASM_BINDGEN_TEST_TIMEOUT ?= 900
 export TRUNK_OFFLINE := true
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export DEBIAN_FRONTEND := noninteractive
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MNIST_TEST := data/mnist/t10k-images-idx3-ubyte.gz data/mnist/t10k-labels-idx1-ubyte.gz

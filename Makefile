@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MNIST_TEST := data/mnist/t10k-images-idx3-ubyte.gz data/mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: serve dist run test test-native test-wasm test-e2e deps deps-web build bench bench-attacks fmt lint
+.PHONY: serve dist run test test-native test-wasm test-e2e deps deps-web deps-browser build bench bench-attacks fmt lint
 
 ## serve: install what is missing, fetch MNIST, build the page, serve it on http://127.0.0.1:8080
 serve: deps-web $(MNIST_TEST)
@@ -28,7 +28,9 @@ serve: deps-web $(MNIST_TEST)
 dist: deps-web $(MNIST_TEST)
 	trunk build --release
 
-$(MNIST_TEST): | build
+# Only when the files are missing: the CLI is built for its fetch-mnist command.
+$(MNIST_TEST):
+	$(CARGO) build --release --locked
 	$(BIN) fetch-mnist
 
 ## run: Table 1 for the shipped weights, in the terminal.
@@ -45,8 +47,8 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null; }
 
-## deps-web: the wasm32 target, pinned trunk / wasm-bindgen / wasm-pack, Chromium for the
-## browser tests, and the npm packages (Chart.js, playwright-core).
+## deps-web: what building the page needs: the wasm32 target, pinned trunk and wasm-bindgen,
+## and the npm packages (Chart.js, and playwright-core for the tests).
 deps-web:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@# Not --locked: wasm-bindgen-cli 0.2.130's own lockfile pins a yanked webpki-roots.
@@ -54,12 +56,15 @@ deps-web:
 	  $(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN)
 	@trunk --version 2>/dev/null | grep -q " $(TRUNK)$$" || \
 	  $(CARGO) install -q trunk --version =$(TRUNK) --locked
+	@[ -d node_modules/playwright-core ] && [ -d node_modules/chart.js ] || npm ci --no-audit --no-fund --silent
+
+## deps-browser: what the browser tests add: pinned wasm-pack, Debian's chromium and chromedriver.
+deps-browser: deps-web
 	@wasm-pack --version 2>/dev/null | grep -q " $(WASM_PACK)$$" || \
 	  $(CARGO) install -q wasm-pack --version =$(WASM_PACK) --locked
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
-	@[ -d node_modules/playwright-core ] && [ -d node_modules/chart.js ] || npm ci --no-audit --no-fund --silent
 
 ## test: every test — native (release, so the model runs at speed), wasm in headless
 ## Chromium, and the page end to end on both backends.
@@ -68,10 +73,10 @@ test: test-native test-wasm test-e2e
 test-native: deps
 	$(CARGO) test --release --locked -q
 
-test-wasm: deps-web
+test-wasm: deps-browser
 	wasm-pack test --headless --chrome --release --mode no-install -- --locked --no-default-features --test web
 
-test-e2e: deps-web
+test-e2e: deps-browser
 	ADVDROP_MNIST=$${ADVDROP_TEST_MNIST:-../shared/data/mnist} trunk build --release
 	npm run -s e2e
 

@@ -204,6 +204,11 @@ fn ndarray_agrees_with_flex_on_logits() {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct LogitsFixture {
+    logits: Vec<f32>,
+}
+
 /// `tests/fixtures/native-logits.json`: logits of the shipped weights for test images 0–7 under
 /// `none`, computed natively on flex. The wasm tests (`tests/web.rs`) compare the page's CPU
 /// backend against it; this test keeps it true (rewrite it with `ADVDROP_BLESS=1`).
@@ -218,14 +223,9 @@ fn native_logits_fixture_is_current() {
         let json = serde_json::json!({ "images": (0..8).collect::<Vec<_>>(), "logits": computed });
         std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
     }
-    let fixture: serde_json::Value =
+    let fixture: LogitsFixture =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).unwrap();
-    let stored: Vec<f32> = fixture["logits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
+    let stored = fixture.logits;
     assert_eq!(stored.len(), 80);
     for (a, b) in stored.iter().zip(&computed) {
         assert!((a - b).abs() < 1e-5, "fixture {a} vs computed {b}");

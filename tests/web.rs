@@ -45,27 +45,24 @@ async fn logits(model: &Cnn, images: Vec<f32>, device: &Device) -> Vec<f32> {
     advdrop::backend::read_floats(out).await.unwrap()
 }
 
+/// What `tests/model.rs` writes: test image indices and their native logits.
+#[derive(serde::Deserialize)]
+struct LogitsFixture {
+    images: Vec<usize>,
+    logits: Vec<f32>,
+}
+
 #[wasm_bindgen_test]
 async fn cpu_logits_equal_native_ones() {
     let device = Device::flex();
     let model = shipped(&device);
     let test = test_split();
-    let fixture: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
-    let indices: Vec<usize> = fixture["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    let native: Vec<f32> = fixture["logits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    let wasm = logits(&model, pixels(&test, &indices), &device).await;
+    let fixture: LogitsFixture = serde_json::from_str(FIXTURE).unwrap();
+    let native = &fixture.logits;
+    let wasm = logits(&model, pixels(&test, &fixture.images), &device).await;
+    assert_eq!(native.len(), fixture.images.len() * 10);
     assert_eq!(wasm.len(), native.len());
-    for (w, n) in wasm.iter().zip(&native) {
+    for (w, n) in wasm.iter().zip(native) {
         assert!((w - n).abs() < 1e-4, "wasm {w} vs native {n}");
     }
 }

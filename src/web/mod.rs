@@ -82,20 +82,13 @@ fn clock() -> Duration {
     Duration::from_secs_f64(js_sys::Date::now() / 1000.0)
 }
 
-fn spawn<F>(future: F) -> js_sys::Promise
-where
-    F: Future<Output = Result<JsValue, JsValue>> + 'static,
-{
-    future_to_promise(future)
-}
-
 /// Makes a lab on `backend`: `"webgpu"` (burn's wgpu backend on the browser's WebGPU adapter)
 /// or `"cpu"` (burn's flex backend, single-threaded in the page). Rejects with a clear message
 /// when WebGPU has no adapter, so the page can fall back to the CPU.
 #[wasm_bindgen(js_name = createLab)]
 pub fn create_lab(backend: String) -> js_sys::Promise {
     console_error_panic_hook::set_once();
-    spawn(async move {
+    future_to_promise(async move {
         let (device, backend, adapter) = match backend.as_str() {
             "webgpu" => {
                 let existing = WEBGPU.with(|w| w.borrow().clone());
@@ -149,15 +142,15 @@ struct WebConfig {
 impl WebConfig {
     fn parse(value: JsValue) -> Result<ProtocolConfig, JsValue> {
         let c: WebConfig = from_js(value)?;
-        let parse_all = |names: &[String], what: &str| -> Result<(), JsValue> {
+        let require = |names: &[String], what: &str| -> Result<(), JsValue> {
             if names.is_empty() {
                 return Err(js_err(format!("choose at least one {what}")));
             }
             Ok(())
         };
-        parse_all(&c.attacks, "attack")?;
-        parse_all(&c.schemes, "scheme")?;
-        parse_all(&c.goals, "goal")?;
+        require(&c.attacks, "attack")?;
+        require(&c.schemes, "scheme")?;
+        require(&c.goals, "goal")?;
         if c.samples == 0 {
             return Err(js_err("N must be at least 1"));
         }
@@ -405,7 +398,7 @@ impl Lab {
     ) -> js_sys::Promise {
         let lab = self.state.clone();
         let weights = self.weights();
-        spawn(async move {
+        future_to_promise(async move {
             let weights = weights?;
             if image.len() != PIXELS {
                 return Err(js_err(format!(
@@ -442,7 +435,7 @@ impl Lab {
     pub fn attack(&self, images: Vec<f32>, request: JsValue) -> js_sys::Promise {
         let lab = self.state.clone();
         let weights = self.weights();
-        spawn(async move {
+        future_to_promise(async move {
             let weights = weights?;
             let request: AttackRequest = from_js(request)?;
             let kind: AttackKind = request.attack.parse().map_err(js_err)?;
@@ -490,7 +483,7 @@ impl Lab {
     pub fn candidates(&self, limit: usize) -> js_sys::Promise {
         let lab = self.state.clone();
         let (weights, test) = (self.weights(), self.test());
-        spawn(async move {
+        future_to_promise(async move {
             let (weights, test) = (weights?, test?);
             let part = test.slice(0..limit.min(test.len()));
             let pool = protocol::candidates(&weights.plain, &part, &lab.device)
@@ -512,7 +505,7 @@ impl Lab {
     ) -> js_sys::Promise {
         let lab = self.state.clone();
         let (weights, test) = (self.weights(), self.test());
-        spawn(async move {
+        future_to_promise(async move {
             let (weights, test) = (weights?, test?);
             let config = WebConfig::parse(config)?;
             let id = from_js::<WebCell>(cell)?.id(&config)?;
@@ -596,7 +589,7 @@ impl Lab {
     ) -> js_sys::Promise {
         let lab = self.state.clone();
         let (weights, test) = (self.weights(), self.test());
-        spawn(async move {
+        future_to_promise(async move {
             let (weights, test) = (weights?, test?);
             let part = test.slice(0..limit.min(test.len()));
             let mut rows = Vec::new();

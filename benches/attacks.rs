@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use advdrop::attack::{Attack, AttackKind, Criterion, Metric, Victim, run_attack};
+use advdrop::attack::{Attack, AttackKind, Criterion, Metric, Mode, Victim, run_attack};
 use advdrop::data::Mnist;
 use advdrop::experiment::protocol;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng};
@@ -68,6 +68,7 @@ fn main() {
                     inference: &plain,
                     scheme,
                     device: &device,
+                    mode: Mode::Paper,
                 };
                 let mut rng = MaskRng::seed(0);
                 let started = Instant::now();

@@ -99,6 +99,28 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       assert.ok(mad > 0 && mad < 255, `MAD ${mad}`);
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-lab.png`, fullPage: true });
 
+      // The attacker modes reach the attack: targeted JSMA under `all` with frozen masks, then
+      // with EOT, whose every query costs 10 passes. CPU only: on a software WebGPU adapter
+      // EOT's tenfold cost would take minutes.
+      if (backend === 'cpu') {
+        await page.selectOption('#attack', 'jsma');
+        await page.selectOption('#target', '3');
+        await page.selectOption('#gen-scheme', 'all');
+        for (const mode of ['fixed-mask', 'eot:10']) {
+          await page.evaluate(() => { delete document.getElementById('attack-status').dataset.success; document.getElementById('recognition').innerHTML = ''; });
+          await page.selectOption('#mode', mode);
+          await page.click('#run-attack');
+          await page.waitForSelector('#attack-status[data-success]');
+          await page.waitForSelector('#recognition figure[data-scheme="all"]');
+          assert.equal(await page.getAttribute('#attack-status', 'data-success'), 'true', `${mode}: ${await page.textContent('#attack-status')}`);
+          assert.equal(await page.textContent('td[data-metric="attacker"]'), mode);
+          const queries = Number(await page.textContent('td[data-metric="queries"]'));
+          if (mode === 'eot:10') assert.equal(queries % 10, 0, `EOT queries ${queries}`);
+        }
+        await page.screenshot({ path: `${ARTIFACTS}/${backend}-lab-eot.png`, fullPage: true });
+        await page.selectOption('#mode', 'paper');
+      }
+
       // A tiny experiment (see tinyExperiment).
       await page.click('#tab-experiment');
       await tinyExperiment(page);

@@ -6,59 +6,14 @@
 mod common;
 
 use advdrop::attack::{
-    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Metric,
+    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Metric, Mode,
     PIXELS, Victim, run_attack,
 };
 use advdrop::eval::recognition::read_floats;
 use advdrop::model::{CLASSES, Classifier, Cnn, DropoutScheme, MaskRng};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-
-/// `z = W x + b`: a softmax regression whose boundaries are known in closed form.
-struct Linear {
-    w: Vec<f32>, // [10, 784], class-major
-    b: Vec<f32>,
-    device: Device,
-}
-
-impl Linear {
-    fn new(seed: u64, device: &Device) -> Self {
-        let mut rng = MaskRng::seed(seed);
-        let mut uniform = || (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
-        let w = (0..CLASSES * PIXELS).map(|_| 0.2 * uniform()).collect();
-        let b = (0..CLASSES).map(|_| 0.5 * uniform()).collect();
-        Self {
-            w,
-            b,
-            device: device.clone(),
-        }
-    }
-
-    fn host_logits(&self, x: &[f32]) -> [f64; CLASSES] {
-        let mut z = [0f64; CLASSES];
-        for (k, zk) in z.iter_mut().enumerate() {
-            *zk = self.b[k] as f64
-                + self.w[k * PIXELS..(k + 1) * PIXELS]
-                    .iter()
-                    .zip(x)
-                    .map(|(w, x)| *w as f64 * *x as f64)
-                    .sum::<f64>();
-        }
-        z
-    }
-}
-
-impl Classifier for Linear {
-    fn logits(&self, images: Tensor<4>, _: &DropoutScheme, _: &mut MaskRng) -> Tensor<2> {
-        let [n, ..] = images.dims();
-        let w = Tensor::<2>::from_data(
-            TensorData::new(self.w.clone(), [CLASSES, PIXELS]),
-            &self.device,
-        );
-        let b = Tensor::<2>::from_data(TensorData::new(self.b.clone(), [1, CLASSES]), &self.device);
-        images.reshape([n, PIXELS]).matmul(w.transpose()) + b
-    }
-}
+use common::linear::Linear;
 
 fn ad_device() -> Device {
     Device::flex().autodiff()
@@ -68,6 +23,29 @@ fn ad_device() -> Device {
 type Pair<'a> = (&'a dyn Classifier, &'a dyn Classifier);
 
 fn run(
+    attack: &impl Attack,
+    pair: Pair<'_>,
+    scheme: DropoutScheme,
+    images: &[f32],
+    labels: &[u8],
+    criterion: Criterion,
+    seed: u64,
+) -> Result<AttackOutcome, AttackError> {
+    run_in(
+        Mode::Paper,
+        attack,
+        pair,
+        scheme,
+        images,
+        labels,
+        criterion,
+        seed,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_in(
+    mode: Mode,
     attack: &impl Attack,
     (model, inference): Pair<'_>,
     scheme: DropoutScheme,
@@ -82,6 +60,7 @@ fn run(
         inference,
         scheme,
         device: &device,
+        mode,
     };
     let mut rng = MaskRng::seed(seed);
     pollster::block_on(run_attack(

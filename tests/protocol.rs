@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
-use advdrop::attack::{AttackKind, DeepFool, Distances, Jsma, Victim};
+use advdrop::attack::{AttackKind, DeepFool, Distances, Jsma, Mode, Victim};
 use advdrop::eval::Recognition;
 use advdrop::experiment::protocol::{
     self, AttackCell, CellId, Goal, ProtocolConfig, Sample, attack_cell, recognise_cell,
@@ -35,6 +35,7 @@ fn config() -> ProtocolConfig {
         goals: vec![Goal::Targeted, Goal::Top3],
         votes: 3,
         batch: 2,
+        mode: Mode::Paper,
     }
 }
 
@@ -54,6 +55,7 @@ fn run_cells(
         inference: &plain,
         scheme: DropoutScheme::NONE,
         device: &device,
+        mode: Mode::Paper,
     };
     let test = &common::mnist().test;
     let candidates: Vec<usize> = pollster::block_on(protocol::candidates(
@@ -369,4 +371,38 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
         .unwrap();
     assert!(String::from_utf8_lossy(&other.stderr).contains("another configuration"));
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_attacker_mode_is_part_of_a_run() {
+    let paper = ProtocolConfig {
+        samples: 2,
+        attacks: vec![AttackKind::DeepFool(DeepFool::default())],
+        schemes: vec![DropoutScheme::ALL],
+        goals: vec![Goal::Top3],
+        ..config()
+    };
+    let eot = ProtocolConfig {
+        mode: Mode::Eot { samples: 3 },
+        ..paper.clone()
+    };
+    // A paper run's configuration reads as before modes existed (resuming older runs).
+    let json = serde_json::to_string(&paper).unwrap();
+    assert!(!json.contains("mode"), "{json}");
+    let json = serde_json::to_string(&eot).unwrap();
+    assert!(json.contains(r#""mode":"eot:3""#), "{json}");
+    assert_eq!(serde_json::from_str::<ProtocolConfig>(&json).unwrap(), eot);
+
+    let by_paper = run_cells(&paper, Vec::new(), None);
+    let by_eot = run_cells(&eot, Vec::new(), None);
+    assert_eq!(by_eot[0].samples.len(), 2);
+    for s in &by_eot[0].samples {
+        assert_eq!(
+            s.queries % 3,
+            0,
+            "an EOT query is three passes: {}",
+            s.queries
+        );
+    }
+    assert_ne!(by_eot, by_paper);
 }

@@ -5,7 +5,7 @@
 //! Run with `make test-wasm` (wasm-pack test --headless --chrome). Natively this file is empty.
 #![cfg(target_family = "wasm")]
 
-use advdrop::attack::{AttackKind, Criterion, Metric, PIXELS, Victim, run_attack};
+use advdrop::attack::{AttackKind, Criterion, Metric, Mode, PIXELS, Victim, run_attack};
 use advdrop::data::Split;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng};
 use burn::module::Module;
@@ -105,6 +105,7 @@ async fn attack_meets_criterion(
         inference: &plain,
         scheme: DropoutScheme::NONE,
         device: &device,
+        mode: Mode::Paper,
     };
     let kind: AttackKind = attack.parse().unwrap();
     let images = pixels(&test, indices);

@@ -212,7 +212,7 @@ async function runAttack() {
     $('attack-status').textContent = 'The target must differ from the label.';
     return;
   }
-  const request = { attack, goal, targets: goal === 'targeted' ? [target] : [], scheme: $('gen-scheme').value, seed: Number($('seed').value) };
+  const request = { attack, goal, targets: goal === 'targeted' ? [target] : [], scheme: $('gen-scheme').value, mode: $('mode').value, seed: Number($('seed').value) };
   $('run-attack').disabled = true;
   $('cancel-attack').disabled = false;
   $('attack-status').textContent = `Running ${attack}…`;
@@ -245,6 +245,7 @@ async function showResult(out, request, target) {
     ['L2', d.l2.toFixed(3)],
     ['L∞', d.linf.toFixed(3)],
     ['MSE', d.mse.toExponential(3)],
+    ['attacker', request.mode],
     ['queries', out.queries[0]],
     ['time', `${out.seconds.toFixed(2)} s on ${info.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`],
   ];
@@ -288,6 +289,7 @@ function expConfig() {
     goals: checked('exp-goal'),
     votes: Math.max(1, Number($('exp-votes').value)),
     batch: Math.min(samples, 10),
+    mode: $('exp-mode').value,
   };
 }
 

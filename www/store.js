@@ -27,10 +27,13 @@ async function transact(mode, work) {
   });
 }
 
-/// The run's key: its configuration and weights, hashed.
+/// The run's key: its configuration and weights, hashed. The paper's attacker mode is left
+/// out, so runs stored before modes existed keep their key.
 export async function configKey(config, weightsSha) {
-  const text = JSON.stringify([config.samples, config.seed, config.attacks, config.schemes,
-    config.goals, config.votes, config.batch, weightsSha]);
+  const fields = [config.samples, config.seed, config.attacks, config.schemes,
+    config.goals, config.votes, config.batch, weightsSha];
+  if (config.mode && config.mode !== 'paper') fields.push(config.mode);
+  const text = JSON.stringify(fields);
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, '0')).join('');
 }

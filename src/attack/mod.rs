@@ -13,6 +13,7 @@ pub mod fgsm;
 pub mod jsma;
 pub mod lbfgs;
 pub mod lbfgsb;
+pub mod mode;
 pub mod oracle;
 pub mod tracker;
 
@@ -28,6 +29,7 @@ pub use distance::{Distances, Metric, PIXELS};
 pub use fgsm::Fgsm;
 pub use jsma::{Jsma, JsmaVariant};
 pub use lbfgs::Lbfgs;
+pub use mode::Mode;
 pub use oracle::{Checked, Oracle};
 pub use tracker::Tracker;
 
@@ -83,6 +85,8 @@ pub struct Victim<'a> {
     pub inference: &'a dyn Classifier,
     pub scheme: DropoutScheme,
     pub device: &'a Device,
+    /// How the attacker's calls see the dropout: the paper's fresh masks, frozen masks, or EOT.
+    pub mode: Mode,
 }
 
 /// What an attack produced for a batch.

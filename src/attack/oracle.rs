@@ -2,6 +2,9 @@
 //! check every prediction against the criterion, feed the best-adversarial tracker and count
 //! queries. Attacks never touch the model directly, so they cannot forget any of that.
 //!
+//! The attacker's [`Mode`] is applied here too: frozen masks per image, or logits averaged over
+//! several passes (EOT), without the attacks knowing.
+//!
 //! Points travel as host vectors (`n × 784` f32): the attacks' bookkeeping (per-image step
 //! sizes, L-BFGS histories, JSMA search sets) is small and branchy, while the model calls —
 //! the expensive part — run batched on the device.
@@ -11,10 +14,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::criterion::Criterion;
 use super::distance::PIXELS;
+use super::mode::Mode;
 use super::tracker::Tracker;
 use super::{AttackError, Victim};
 use crate::backend::read_floats;
-use crate::model::{CLASSES, Classifier, DropoutScheme, MaskRng};
+use crate::model::{CLASSES, Classifier, DropoutScheme, FrozenMasks, MaskRng, MaskSource};
 
 /// Logits of one image from a checked call, and whether they satisfy the criterion.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +41,10 @@ pub struct Oracle<'a> {
     model: &'a dyn Classifier,
     inference: &'a dyn Classifier,
     scheme: DropoutScheme,
+    mode: Mode,
     rng: &'a mut MaskRng,
+    /// Per image, the seed of its frozen masks (fixed-mask mode only).
+    frozen: Vec<u64>,
     device: Device,
     plain_device: Device,
     criterion: Criterion,
@@ -57,11 +64,17 @@ impl<'a> Oracle<'a> {
         tracker: Tracker,
     ) -> Self {
         let n = labels.len();
+        let frozen = match victim.mode {
+            Mode::FixedMask => (0..n).map(|_| rng.next_u64()).collect(),
+            _ => Vec::new(),
+        };
         Self {
             model: victim.model,
             inference: victim.inference,
             scheme: victim.scheme,
+            mode: victim.mode,
             rng,
+            frozen,
             device: victim.device.clone(),
             plain_device: victim.device.clone().without_autodiff(),
             criterion,
@@ -86,6 +99,16 @@ impl<'a> Oracle<'a> {
 
     pub fn criterion(&self) -> &Criterion {
         &self.criterion
+    }
+
+    /// Forward passes behind one query of one point: the EOT samples, or 1 (a deterministic
+    /// scheme has nothing to average).
+    pub fn passes(&self) -> usize {
+        if self.scheme.is_deterministic() {
+            1
+        } else {
+            self.mode.passes()
+        }
     }
 
     pub fn original(&self, i: usize) -> &[f32] {
@@ -142,7 +165,7 @@ impl<'a> Oracle<'a> {
         ids: &[usize],
         points: &[f32],
     ) -> Result<Vec<Checked>, AttackError> {
-        let (logits, _) = self.call(points, ids.len(), None).await?;
+        let (logits, _) = self.call(points, ids, None).await?;
         Ok(self.check(ids, points, &logits, 1))
     }
 
@@ -155,7 +178,7 @@ impl<'a> Oracle<'a> {
         classes: &[u8],
     ) -> Result<(Vec<Checked>, Vec<f32>), AttackError> {
         let objective = Objective::CrossEntropy(classes);
-        let (logits, gradient) = self.call(points, ids.len(), Some(objective)).await?;
+        let (logits, gradient) = self.call(points, ids, Some(objective)).await?;
         Ok((self.check(ids, points, &logits, 1), gradient))
     }
 
@@ -167,11 +190,12 @@ impl<'a> Oracle<'a> {
         points: &[f32],
         classes: &[u8],
     ) -> Result<Vec<f32>, AttackError> {
+        let passes = self.passes() as u32;
         for &i in ids {
-            self.queries[i] += 1;
+            self.queries[i] += passes;
         }
         let (_, gradient) = self
-            .call(points, ids.len(), Some(Objective::CrossEntropy(classes)))
+            .call(points, ids, Some(Objective::CrossEntropy(classes)))
             .await?;
         Ok(gradient)
     }
@@ -194,9 +218,12 @@ impl<'a> Oracle<'a> {
                 replicated.extend_from_slice(point);
             }
         }
-        let rows = ids.len() * k;
+        let rows: Vec<usize> = ids
+            .iter()
+            .flat_map(|&i| std::iter::repeat_n(i, k))
+            .collect();
         let (logits, gradient) = self
-            .call(&replicated, rows, Some(Objective::Logits(weights)))
+            .call(&replicated, &rows, Some(Objective::Logits(weights)))
             .await?;
         let first: Vec<f32> = logits
             .chunks(CLASSES * k)
@@ -205,8 +232,10 @@ impl<'a> Oracle<'a> {
         Ok((self.check(ids, points, &first, k as u32), gradient))
     }
 
-    /// Judges each row against the criterion, feeds the tracker, counts `cost` queries each.
+    /// Judges each row against the criterion, feeds the tracker, counts `cost` queries each
+    /// (times the mode's passes).
     fn check(&mut self, ids: &[usize], points: &[f32], logits: &[f32], cost: u32) -> Vec<Checked> {
+        let cost = cost * self.passes() as u32;
         ids.iter()
             .enumerate()
             .map(|(j, &i)| {
@@ -225,23 +254,55 @@ impl<'a> Oracle<'a> {
             .collect()
     }
 
-    /// One forward pass (fresh masks) over `rows` points, with the input gradient of
-    /// `objective` summed over rows when asked.
+    /// One query of every point: row `r` of `points` belongs to image `images[r]`. Returns
+    /// logits `[rows, 10]` and, when `objective` is given, its input gradient per row. Under
+    /// the paper's mode that is one forward pass with fresh masks; with fixed masks each row
+    /// uses its image's frozen masks; under EOT each row is replicated once per pass, and the
+    /// logits (the objective's argument) are the replicas' mean — so the gradient, summed
+    /// back over the replicas, is that of the mean.
     async fn call(
         &mut self,
         points: &[f32],
-        rows: usize,
+        images: &[usize],
         objective: Option<Objective<'_>>,
     ) -> Result<(Vec<f32>, Vec<f32>), AttackError> {
-        let data = TensorData::new(points.to_vec(), [rows, 1, 28, 28]);
+        let rows = images.len();
+        let passes = self.passes();
+        let expanded = if passes == 1 {
+            points.to_vec()
+        } else {
+            points
+                .chunks(PIXELS)
+                .flat_map(|p| std::iter::repeat_n(p, passes).flatten().copied())
+                .collect()
+        };
+        let data = TensorData::new(expanded, [rows * passes, 1, 28, 28]);
+        let mut frozen;
+        let masks: &mut dyn MaskSource = match self.mode {
+            Mode::FixedMask => {
+                frozen = FrozenMasks::new(images.iter().map(|&i| self.frozen[i]).collect());
+                &mut frozen
+            }
+            _ => &mut *self.rng,
+        };
+        let mean = |logits: Tensor<2>| {
+            if passes == 1 {
+                logits
+            } else {
+                logits
+                    .reshape([rows, passes, CLASSES])
+                    .mean_dim(1)
+                    .reshape([rows, CLASSES])
+            }
+        };
         let Some(objective) = objective else {
             let x = Tensor::<4>::from_data(data, &self.plain_device);
-            let logits = self.inference.logits(x, &self.scheme, self.rng);
+            let logits = mean(self.inference.logits(x, &self.scheme, masks));
             return Ok((read_floats(logits).await?, Vec::new()));
         };
         let x = Tensor::<4>::from_data(data, &self.device);
         let x = x.require_grad();
-        let logits = self.model.logits(x.clone(), &self.scheme, self.rng);
+        let logits = mean(self.model.logits(x.clone(), &self.scheme, masks));
         let (weights, scored) = match objective {
             Objective::CrossEntropy(classes) => {
                 (one_hot(classes, -1.0), log_softmax(logits.clone(), 1))
@@ -253,7 +314,16 @@ impl<'a> Oracle<'a> {
         let grads = (scored * weights).sum().backward();
         let gradient = x.grad(&grads).ok_or(AttackError::NoGradient)?;
         let logits = logits.detach();
-        Ok((read_floats(logits).await?, read_floats(gradient).await?))
+        let mut gradient = read_floats(gradient).await?;
+        if passes > 1 {
+            gradient = gradient
+                .chunks(PIXELS * passes)
+                .flat_map(|replicas| {
+                    (0..PIXELS).map(move |p| (0..passes).map(|r| replicas[r * PIXELS + p]).sum())
+                })
+                .collect();
+        }
+        Ok((read_floats(logits).await?, gradient))
     }
 }
 

@@ -10,7 +10,7 @@ use burn::module::Module;
 use clap::Args;
 
 use super::{Cli, bar, shipped_weights};
-use crate::attack::{AttackKind, Victim};
+use crate::attack::{AttackKind, Mode, Victim};
 use crate::experiment::protocol::{
     self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
 };
@@ -49,6 +49,11 @@ pub struct ReproduceArgs {
     /// Images attacked together.
     #[arg(long, default_value_t = DEFAULT_BATCH)]
     pub batch: usize,
+    /// How the attacker queries the dropout network: paper (fresh masks, one pass decides),
+    /// fixed-mask (one frozen mask per image: a sanity check), eot or eot:K (logits averaged
+    /// over K passes per call, K = 10 by default: the adaptive attack).
+    #[arg(long, default_value = "paper")]
+    pub mode: Mode,
     /// Output directory (default: results/reproduce-n<samples>-s<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -73,6 +78,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         goals: args.goals.clone(),
         votes: args.votes,
         batch: args.batch,
+        mode: args.mode,
     };
     if config.samples == 0 {
         bail!("--samples must be at least 1");
@@ -96,6 +102,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         inference: &plain,
         scheme: DropoutScheme::NONE,
         device: &device,
+        mode: config.mode,
     };
     let candidates = pollster::block_on(protocol::candidates(&plain, &mnist.test, &plain_device))?;
     eprintln!(

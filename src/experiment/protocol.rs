@@ -19,7 +19,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{
-    Attack, AttackError, AttackKind, Criterion, Distances, Metric, PIXELS, Victim, run_attack,
+    Attack, AttackError, AttackKind, Criterion, Distances, Metric, Mode, PIXELS, Victim, run_attack,
 };
 use crate::data::Split;
 use crate::eval::{self, ReadError, Recognition};
@@ -75,6 +75,10 @@ pub struct ProtocolConfig {
     pub votes: usize,
     /// Images attacked together.
     pub batch: usize,
+    /// How the attacker queries the network (the paper's mode is left out of the JSON, so a
+    /// paper run's configuration reads as it always did).
+    #[serde(default, skip_serializing_if = "Mode::is_paper")]
+    pub mode: Mode,
 }
 
 /// Defaults of `advdrop reproduce`.
@@ -92,6 +96,7 @@ impl ProtocolConfig {
             goals: Goal::ALL.to_vec(),
             votes: DEFAULT_VOTES,
             batch: DEFAULT_BATCH,
+            mode: Mode::Paper,
         }
     }
 
@@ -279,6 +284,7 @@ pub async fn attack_cell(
         };
         let victim = Victim {
             scheme: id.scheme,
+            mode: config.mode,
             ..victim
         };
         let mut rng = MaskRng::stream(config.seed, (1 << 48) | id.stream_base() | cell.batches);

@@ -175,12 +175,13 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut md = format!(
             "# Reproduction of Wang et al. 2019, Tables 2–5\n\n\
-             {} successes wanted per cell, seed {}, {} voting passes, backend {}, weights {} \
-             (sha256 {}); samples drawn in order from the {} test images the network \
-             classifies correctly. advdrop {}, burn {}.\n\n",
+             {} successes wanted per cell, seed {}, {} voting passes, attacker mode {}, \
+             backend {}, weights {} (sha256 {}); samples drawn in order from the {} test \
+             images the network classifies correctly. advdrop {}, burn {}.\n\n",
             self.config.samples,
             self.config.seed,
             self.config.votes,
+            self.config.mode,
             self.run.backend,
             self.run.weights,
             self.run.weights_sha256.as_deref().unwrap_or("unchecked"),

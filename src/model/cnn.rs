@@ -12,7 +12,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::dropout::{DropoutScheme, MaskRng, dropout};
+use super::dropout::{DropoutScheme, MaskSource, dropout};
 
 /// Classes of MNIST.
 pub const CLASSES: usize = 10;
@@ -26,15 +26,25 @@ pub const HIDDEN: usize = 1024;
 pub const TRAINING_DROPOUT: DropoutScheme = DropoutScheme::FC;
 
 /// A network the attacks can query: logits `[n, 10]` for images `[n, 1, 28, 28]`, with the
-/// masks of `scheme` drawn from `rng`. The paper's [`Cnn`] is the one that matters; the trait
+/// masks of `scheme` taken from `masks`. The paper's [`Cnn`] is the one that matters; the trait
 /// lets tests check the attacks against models whose answers are known in closed form.
 pub trait Classifier {
-    fn logits(&self, images: Tensor<4>, scheme: &DropoutScheme, rng: &mut MaskRng) -> Tensor<2>;
+    fn logits(
+        &self,
+        images: Tensor<4>,
+        scheme: &DropoutScheme,
+        masks: &mut dyn MaskSource,
+    ) -> Tensor<2>;
 }
 
 impl Classifier for Cnn {
-    fn logits(&self, images: Tensor<4>, scheme: &DropoutScheme, rng: &mut MaskRng) -> Tensor<2> {
-        self.forward(images, scheme, rng)
+    fn logits(
+        &self,
+        images: Tensor<4>,
+        scheme: &DropoutScheme,
+        masks: &mut dyn MaskSource,
+    ) -> Tensor<2> {
+        self.forward(images, scheme, masks)
     }
 }
 
@@ -65,22 +75,23 @@ impl Cnn {
         }
     }
 
-    /// Logits `[n, 10]` for images `[n, 1, 28, 28]` in [0, 1], with fresh dropout masks drawn
-    /// from `rng` at every site whose rate in `scheme` is non-zero.
+    /// Logits `[n, 10]` for images `[n, 1, 28, 28]` in [0, 1], with dropout masks from `masks`
+    /// (fresh ones from a [`MaskRng`](super::MaskRng)) at every site whose rate in `scheme` is
+    /// non-zero.
     pub fn forward(
         &self,
         images: Tensor<4>,
         scheme: &DropoutScheme,
-        rng: &mut MaskRng,
+        masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
-        let x = dropout(images, scheme.input, rng);
+        let x = dropout(images, scheme.input, masks);
         let x = self.pool.forward(relu(self.conv1.forward(x)));
-        let x = dropout(x, scheme.feature, rng);
+        let x = dropout(x, scheme.feature, masks);
         let x = self.pool.forward(relu(self.conv2.forward(x)));
-        let x = dropout(x, scheme.feature, rng);
+        let x = dropout(x, scheme.feature, masks);
         let [n, _, _, _] = x.dims();
         let x = relu(self.fc1.forward(x.reshape([n, FLAT_FEATURES])));
-        let x = dropout(x, scheme.fc, rng);
+        let x = dropout(x, scheme.fc, masks);
         self.fc2.forward(x)
     }
 }

@@ -157,14 +157,63 @@ impl MaskRng {
     }
 }
 
-/// Applies inverted dropout with rate `p` to `x` with a fresh mask from `rng`; `p = 0` is the
-/// identity and draws nothing, so deterministic schemes leave the stream untouched.
-pub fn dropout<const D: usize>(x: Tensor<D>, p: f32, rng: &mut MaskRng) -> Tensor<D> {
+/// Where a forward pass gets its dropout masks. The paper's defence draws fresh ones at every
+/// call ([`MaskRng`]); the fixed-mask sanity check freezes one per image ([`FrozenMasks`]).
+pub trait MaskSource {
+    /// An inverted-dropout mask for `rows` rows (the batch) of `per_row` units each.
+    fn mask(&mut self, rows: usize, per_row: usize, p: f32) -> Vec<f32>;
+}
+
+impl MaskSource for MaskRng {
+    fn mask(&mut self, rows: usize, per_row: usize, p: f32) -> Vec<f32> {
+        self.inverted_mask(rows * per_row, p)
+    }
+}
+
+/// One mask per image, the same in every forward pass: each row's masks are drawn from a
+/// stream of its own seed, one stream per dropout site (in the order the forward pass reaches
+/// them). Attacking through frozen masks is the check of Carlini et al. (2019, *On evaluating
+/// adversarial robustness*): with the randomness removed, the attack must succeed as it does
+/// against the deterministic network, or it is broken. Build one per forward pass.
+#[derive(Clone, Debug)]
+pub struct FrozenMasks {
+    row_seeds: Vec<u64>,
+    site: u64,
+}
+
+impl FrozenMasks {
+    /// `row_seeds[r]` fixes the masks of row `r`; rows with equal seeds get equal masks.
+    pub fn new(row_seeds: Vec<u64>) -> Self {
+        Self { row_seeds, site: 0 }
+    }
+}
+
+impl MaskSource for FrozenMasks {
+    fn mask(&mut self, rows: usize, per_row: usize, p: f32) -> Vec<f32> {
+        assert_eq!(
+            rows,
+            self.row_seeds.len(),
+            "frozen masks were built for another batch size"
+        );
+        let site = self.site;
+        self.site += 1;
+        self.row_seeds
+            .iter()
+            .flat_map(|&seed| MaskRng::stream(seed, site).inverted_mask(per_row, p))
+            .collect()
+    }
+}
+
+/// Applies inverted dropout with rate `p` to `x` (batch first) with a mask from `masks`;
+/// `p = 0` is the identity and draws nothing, so deterministic schemes leave the stream
+/// untouched.
+pub fn dropout<const D: usize>(x: Tensor<D>, p: f32, masks: &mut dyn MaskSource) -> Tensor<D> {
     if p == 0.0 {
         return x;
     }
     let shape = x.shape();
-    let mask = rng.inverted_mask(shape.num_elements(), p);
+    let rows = x.dims()[0];
+    let mask = masks.mask(rows, shape.num_elements() / rows.max(1), p);
     let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &x.device());
     x * mask
 }
@@ -195,6 +244,19 @@ mod tests {
             "most".parse::<DropoutScheme>(),
             Err(SchemeError::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn frozen_masks_repeat_per_row_and_differ_per_site() {
+        let mut first = FrozenMasks::new(vec![5, 9, 5]);
+        let a = first.mask(3, 100, 0.5);
+        let b = first.mask(3, 100, 0.5);
+        assert_eq!(a[..100], a[200..], "equal seeds, equal masks");
+        assert_ne!(a[..100], a[100..200]);
+        assert_ne!(a, b, "the second site has its own masks");
+        let mut again = FrozenMasks::new(vec![5, 9, 5]);
+        assert_eq!(again.mask(3, 100, 0.5), a);
+        assert_eq!(again.mask(3, 100, 0.5), b);
     }
 
     #[test]

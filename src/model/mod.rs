@@ -7,5 +7,5 @@ pub mod weights;
 
 pub use card::{ModelCard, TrainConfig};
 pub use cnn::{CLASSES, Classifier, Cnn, PARAMETERS};
-pub use dropout::{DropoutScheme, MaskRng, SchemeError};
+pub use dropout::{DropoutScheme, FrozenMasks, MaskRng, MaskSource, SchemeError};
 pub use weights::{Precision, WeightsError};

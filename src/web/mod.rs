@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::attack::{
-    Attack, AttackKind, AttackOutcome, Criterion, Metric, PIXELS, Victim, run_attack,
+    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, PIXELS, Victim, run_attack,
 };
 use crate::data::Split;
 use crate::eval::{self, MeanCi};
@@ -137,6 +137,9 @@ struct WebConfig {
     goals: Vec<String>,
     votes: usize,
     batch: usize,
+    /// `paper` (the default), `fixed-mask`, `eot` or `eot:K`.
+    #[serde(default)]
+    mode: Mode,
 }
 
 impl WebConfig {
@@ -174,6 +177,7 @@ impl WebConfig {
                 .collect::<Result<_, _>>()?,
             votes: c.votes.max(1),
             batch: c.batch.max(1),
+            mode: c.mode,
         })
     }
 }
@@ -251,6 +255,9 @@ struct AttackRequest {
     targets: Vec<u8>,
     scheme: String,
     seed: u64,
+    /// `paper` (the default), `fixed-mask`, `eot` or `eot:K`.
+    #[serde(default)]
+    mode: Mode,
     /// The class each image counts as (its true label, or the deterministic prediction of a
     /// drawn digit).
     labels: Vec<u8>,
@@ -452,6 +459,7 @@ impl Lab {
                 inference: &weights.plain,
                 scheme,
                 device: &grad_device,
+                mode: request.mode,
             };
             let mut rng = MaskRng::seed(request.seed);
             let started = clock();
@@ -525,6 +533,7 @@ impl Lab {
                 inference: &weights.plain,
                 scheme: id.scheme,
                 device: &grad_device,
+                mode: config.mode,
             };
             if !cell.finished {
                 protocol::attack_cell(

@@ -5,63 +5,15 @@
 
 mod common;
 
-use std::cell::RefCell;
-
 use advdrop::attack::{
-    Attack, AttackError, AttackKind, AttackOutcome, Checked, Criterion, Metric, Mode, Oracle,
-    PIXELS, Victim, run_attack,
+    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, PIXELS, Victim, run_attack,
 };
 use advdrop::eval::recognition::read_floats;
 use advdrop::model::{CLASSES, Classifier, DropoutScheme, FrozenMasks, MaskRng};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::linear::Linear;
-
-/// What one checked call with a gradient returned.
-struct Seen {
-    checked: Vec<Checked>,
-    gradient: Vec<f32>,
-    first_logits: Vec<[f32; CLASSES]>,
-}
-
-/// Not an attack: queries every active image's original `calls` times (prediction and
-/// gradient of CE for its label) and records what the oracle answered.
-struct Probe {
-    calls: usize,
-    seen: RefCell<Vec<Seen>>,
-}
-
-impl Probe {
-    fn new(calls: usize) -> Self {
-        Self {
-            calls,
-            seen: RefCell::new(Vec::new()),
-        }
-    }
-}
-
-impl Attack for Probe {
-    fn name(&self) -> &'static str {
-        "probe"
-    }
-
-    async fn run(&self, oracle: &mut Oracle<'_>, active: Vec<usize>) -> Result<(), AttackError> {
-        let points = oracle.gather_originals(&active);
-        let labels: Vec<u8> = active.iter().map(|&i| oracle.label(i)).collect();
-        for _ in 0..self.calls {
-            let (checked, gradient) = oracle
-                .predict_and_gradient(&active, &points, &labels)
-                .await?;
-            let first_logits = active.iter().map(|&i| *oracle.first_logits(i)).collect();
-            self.seen.borrow_mut().push(Seen {
-                checked,
-                gradient,
-                first_logits,
-            });
-        }
-        Ok(())
-    }
-}
+use common::probe::Probe;
 
 #[allow(clippy::too_many_arguments)]
 fn run(

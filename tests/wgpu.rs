@@ -1,6 +1,7 @@
 //! The wgpu backend (Vulkan natively; in CI a software Vulkan driver, Mesa's lavapipe, stands in
-//! for a GPU): the same weights give the same logits and input gradients as on flex, and a
-//! training step runs.
+//! for a GPU): the same weights give the same logits and input gradients as on flex, an EOT
+//! query (replicas, their mean, the gradient summed back) answers as on flex, and a training
+//! step runs.
 // Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
 #![cfg(not(target_family = "wasm"))]
 
@@ -8,6 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 
+use advdrop::attack::{Criterion, Metric, Mode, Victim, run_attack};
 use advdrop::backend::Backend;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng, Precision, TrainConfig};
 use advdrop::train::Training;
@@ -36,6 +38,41 @@ fn logits_and_gradient(
     let grads = logits.clone().sum().backward();
     let gradient = x.grad(&grads).expect("input gradient");
     (floats(logits), floats(gradient))
+}
+
+/// The logits and CE gradients one EOT query (K = 4, scheme `all`) returns for test images 0–2
+/// with the shipped weights on `device`.
+fn eot_query(device: Device) -> (Vec<f32>, Vec<f32>) {
+    let device = device.autodiff();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let indices = [0, 1, 2];
+    let images = common::test_pixels(&indices);
+    let labels = common::mnist().test.labels_at(&indices);
+    let probe = common::probe::Probe::new(1);
+    let victim = Victim {
+        model: &model,
+        inference: &plain,
+        scheme: DropoutScheme::ALL,
+        device: &device,
+        mode: Mode::Eot { samples: 4 },
+    };
+    // Top-9 (the label must be the smallest logit) is never met by these digits, so the probe
+    // queries all three.
+    pollster::block_on(run_attack(
+        &probe,
+        victim,
+        &images,
+        &labels,
+        Criterion::TopKMisclassification(9),
+        Metric::Mse,
+        &mut MaskRng::seed(5),
+    ))
+    .unwrap();
+    let seen = probe.seen.into_inner();
+    assert_eq!(seen[0].checked.len(), 3);
+    let logits = seen[0].checked.iter().flat_map(|c| c.logits).collect();
+    (logits, seen[0].gradient.clone())
 }
 
 fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
@@ -69,6 +106,11 @@ fn wgpu_matches_flex_and_trains() {
             1e-4,
         );
     }
+
+    let (cpu_logits, cpu_grad) = eot_query(Backend::Flex.device());
+    let (gpu_logits, gpu_grad) = eot_query(Backend::Wgpu.device());
+    assert_close("EOT logits", &cpu_logits, &gpu_logits, 1e-3);
+    assert_close("EOT gradient", &cpu_grad, &gpu_grad, 1e-3);
 
     let mnist = common::mnist();
     let config = TrainConfig {

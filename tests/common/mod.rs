@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod linear;
+pub mod probe;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -3,9 +3,10 @@
 // Native only: `wasm-pack test` builds every test target for wasm32; tests/web.rs is the wasm one.
 #![cfg(not(target_family = "wasm"))]
 
+use advdrop::eval::recognition::{EVAL_BATCH, recognise};
 use advdrop::model::dropout::dropout;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 fn ones(n: usize, device: &Device) -> Tensor<2> {
     Tensor::ones([n / 100, 100], device)
@@ -79,4 +80,75 @@ fn each_site_is_actually_used() {
         let dropped = values(model.forward(images.clone(), &scheme, &mut MaskRng::seed(0)));
         assert_ne!(plain, dropped, "scheme {scheme} changed nothing");
     }
+}
+
+#[test]
+fn recognition_under_fc_dropout_equals_a_plain_loop_of_passes() {
+    // `recognise` computes the convolutional features once when only the FC layer drops out;
+    // the classes must be those of full forward passes drawing masks in the same order.
+    let device = Device::flex();
+    let model = Cnn::new(&device);
+    let n = 600; // two chunks of EVAL_BATCH
+    let passes = 4;
+    let images: Vec<f32> = {
+        let mut rng = MaskRng::seed(5);
+        (0..n * 784)
+            .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+            .collect()
+    };
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let scheme = DropoutScheme::FC;
+
+    let mut rng = MaskRng::seed(9);
+    let mut votes = vec![[0u32; 10]; n];
+    let mut single_pass = 0;
+    for pass in 0..passes {
+        for start in (0..n).step_by(EVAL_BATCH) {
+            let len = EVAL_BATCH.min(n - start);
+            let x = Tensor::<4>::from_data(
+                TensorData::new(
+                    images[start * 784..(start + len) * 784].to_vec(),
+                    [len, 1, 28, 28],
+                ),
+                &device,
+            );
+            let classes: Vec<i64> = model
+                .forward(x, &scheme, &mut rng)
+                .argmax(1)
+                .into_data()
+                .iter::<i64>()
+                .collect();
+            for (j, &c) in classes.iter().enumerate() {
+                votes[start + j][c as usize] += 1;
+                single_pass += (pass == 0 && c == labels[start + j] as i64) as usize;
+            }
+        }
+    }
+    let r = pollster::block_on(recognise(
+        &model,
+        &images,
+        &labels,
+        &scheme,
+        passes,
+        &mut MaskRng::seed(9),
+        &device,
+    ))
+    .unwrap();
+    let vote = votes
+        .iter()
+        .zip(&labels)
+        .filter(|(v, l)| (0..10).fold(0, |b, c| if v[c] > v[b] { c } else { b }) == **l as usize)
+        .count();
+    assert_eq!(
+        (r.single_pass, r.vote, r.passes),
+        (single_pass, vote, passes)
+    );
+    let split = votes
+        .iter()
+        .filter(|v| v.iter().all(|&c| c < passes as u32))
+        .count();
+    assert!(
+        split > 0,
+        "the passes must disagree somewhere, or the test proves nothing"
+    );
 }

@@ -84,13 +84,37 @@ impl Cnn {
         scheme: &DropoutScheme,
         masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
+        let features = self.features(images, scheme, masks);
+        self.head(features, scheme, masks)
+    }
+
+    /// The convolutional part: features `[n, 3136]` entering the first FC layer, with the
+    /// input and feature dropout of `scheme`. Deterministic when those two rates are 0, which
+    /// lets repeated passes under FC-only dropout share it ([`Self::head`]).
+    pub fn features(
+        &self,
+        images: Tensor<4>,
+        scheme: &DropoutScheme,
+        masks: &mut dyn MaskSource,
+    ) -> Tensor<2> {
         let x = dropout(images, scheme.input, masks);
         let x = self.pool.forward(relu(self.conv1.forward(x)));
         let x = dropout(x, scheme.feature, masks);
         let x = self.pool.forward(relu(self.conv2.forward(x)));
         let x = dropout(x, scheme.feature, masks);
         let [n, _, _, _] = x.dims();
-        let x = relu(self.fc1.forward(x.reshape([n, FLAT_FEATURES])));
+        x.reshape([n, FLAT_FEATURES])
+    }
+
+    /// The fully-connected part: logits `[n, 10]` from [`Self::features`], with the FC dropout
+    /// of `scheme`.
+    pub fn head(
+        &self,
+        features: Tensor<2>,
+        scheme: &DropoutScheme,
+        masks: &mut dyn MaskSource,
+    ) -> Tensor<2> {
+        let x = relu(self.fc1.forward(features));
         let x = dropout(x, scheme.fc, masks);
         self.fc2.forward(x)
     }

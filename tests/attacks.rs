@@ -6,8 +6,7 @@
 mod common;
 
 use advdrop::attack::{
-    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Metric, Mode,
-    PIXELS, Victim, run_attack,
+    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Mode, PIXELS,
 };
 use advdrop::eval::recognition::read_floats;
 use advdrop::model::{CLASSES, Classifier, Cnn, DropoutScheme, MaskRng};
@@ -22,30 +21,8 @@ fn ad_device() -> Device {
 /// The network twice: on the autodiff device and on the plain one.
 type Pair<'a> = (&'a dyn Classifier, &'a dyn Classifier);
 
+/// A paper-mode attack (see `common::attack`).
 fn run(
-    attack: &impl Attack,
-    pair: Pair<'_>,
-    scheme: DropoutScheme,
-    images: &[f32],
-    labels: &[u8],
-    criterion: Criterion,
-    seed: u64,
-) -> Result<AttackOutcome, AttackError> {
-    run_in(
-        Mode::Paper,
-        attack,
-        pair,
-        scheme,
-        images,
-        labels,
-        criterion,
-        seed,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_in(
-    mode: Mode,
     attack: &impl Attack,
     (model, inference): Pair<'_>,
     scheme: DropoutScheme,
@@ -54,24 +31,17 @@ fn run_in(
     criterion: Criterion,
     seed: u64,
 ) -> Result<AttackOutcome, AttackError> {
-    let device = ad_device();
-    let victim = Victim {
+    common::attack(
+        Mode::Paper,
+        attack,
         model,
         inference,
         scheme,
-        device: &device,
-        mode,
-    };
-    let mut rng = MaskRng::seed(seed);
-    pollster::block_on(run_attack(
-        attack,
-        victim,
         images,
         labels,
         criterion,
-        Metric::Mse,
-        &mut rng,
-    ))
+        seed,
+    )
 }
 
 /// A mid-grey image, far from the box's faces, and the linear model's label for it.

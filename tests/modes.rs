@@ -5,47 +5,13 @@
 
 mod common;
 
-use advdrop::attack::{
-    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, PIXELS, Victim, run_attack,
-};
+use advdrop::attack::{AttackKind, Criterion, Mode, PIXELS};
 use advdrop::eval::recognition::read_floats;
-use advdrop::model::{CLASSES, Classifier, DropoutScheme, FrozenMasks, MaskRng};
+use advdrop::model::{CLASSES, DropoutScheme, FrozenMasks, MaskRng};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::linear::Linear;
 use common::probe::Probe;
-
-#[allow(clippy::too_many_arguments)]
-fn run(
-    mode: Mode,
-    attack: &impl Attack,
-    model: &dyn Classifier,
-    inference: &dyn Classifier,
-    scheme: DropoutScheme,
-    images: &[f32],
-    labels: &[u8],
-    criterion: Criterion,
-    seed: u64,
-) -> AttackOutcome {
-    let device = Device::flex().autodiff();
-    let victim = Victim {
-        model,
-        inference,
-        scheme,
-        device: &device,
-        mode,
-    };
-    pollster::block_on(run_attack(
-        attack,
-        victim,
-        images,
-        labels,
-        criterion,
-        Metric::Mse,
-        &mut MaskRng::seed(seed),
-    ))
-    .unwrap()
-}
 
 fn input_dropout(p: f32) -> DropoutScheme {
     DropoutScheme::new(p, 0.0, 0.0).unwrap()
@@ -92,7 +58,7 @@ fn eot_sees_the_expected_network() {
     let mut errors = Vec::new();
     for (mode, passes) in [(Mode::Eot { samples: 4000 }, 4000), (Mode::Paper, 1)] {
         let probe = Probe::new(1);
-        let out = run(
+        let out = common::attack(
             mode,
             &probe,
             &model,
@@ -102,7 +68,8 @@ fn eot_sees_the_expected_network() {
             &[label],
             Criterion::TargetClass(vec![unlikely]),
             3,
-        );
+        )
+        .unwrap();
         let seen = probe.seen.into_inner();
         assert_eq!(seen.len(), 1, "{mode}: the probe ran");
         // The first check of the original and the probe's call, each `passes` passes.
@@ -138,7 +105,7 @@ fn fixed_masks_freeze_one_network_per_image() {
     let images = [x.clone(), x].concat();
     let call = |mode: Mode| {
         let probe = Probe::new(2);
-        run(
+        common::attack(
             mode,
             &probe,
             &model,
@@ -148,7 +115,8 @@ fn fixed_masks_freeze_one_network_per_image() {
             &[label, label],
             Criterion::TargetClass(vec![unlikely, unlikely]),
             5,
-        );
+        )
+        .unwrap();
         probe.seen.into_inner()
     };
 
@@ -190,7 +158,7 @@ fn fixed_mask_adversarials_hold_under_their_frozen_masks() {
     let images = common::test_pixels(&indices);
     let labels = common::mnist().test.labels_at(&indices);
     let seed = 7;
-    let out = run(
+    let out = common::attack(
         Mode::FixedMask,
         &"deepfool".parse::<AttackKind>().unwrap(),
         &model,
@@ -200,7 +168,8 @@ fn fixed_mask_adversarials_hold_under_their_frozen_masks() {
         &labels,
         Criterion::TopKMisclassification(3),
         seed,
-    );
+    )
+    .unwrap();
     let successes = out.success.iter().filter(|&&s| s).count();
     assert!(
         successes >= 7,

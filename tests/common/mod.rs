@@ -45,3 +45,36 @@ pub fn test_pixels(indices: &[usize]) -> Vec<f32> {
         .flat_map(|&i| mnist().test.image(i).iter().map(|&p| p as f32 / 255.0))
         .collect()
 }
+
+/// Runs `attack` through the library's `run_attack` on flex (gradients on its autodiff
+/// device), with masks seeded by `seed` and the MSE deciding the best adversarial.
+#[allow(clippy::too_many_arguments)]
+pub fn attack(
+    mode: advdrop::attack::Mode,
+    attack: &impl advdrop::attack::Attack,
+    model: &dyn advdrop::model::Classifier,
+    inference: &dyn advdrop::model::Classifier,
+    scheme: advdrop::model::DropoutScheme,
+    images: &[f32],
+    labels: &[u8],
+    criterion: advdrop::attack::Criterion,
+    seed: u64,
+) -> Result<advdrop::attack::AttackOutcome, advdrop::attack::AttackError> {
+    let device = burn::tensor::Device::flex().autodiff();
+    let victim = advdrop::attack::Victim {
+        model,
+        inference,
+        scheme,
+        device: &device,
+        mode,
+    };
+    pollster::block_on(advdrop::attack::run_attack(
+        attack,
+        victim,
+        images,
+        labels,
+        criterion,
+        advdrop::attack::Metric::Mse,
+        &mut advdrop::model::MaskRng::seed(seed),
+    ))
+}

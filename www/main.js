@@ -123,6 +123,11 @@ tabs.forEach((t, i) => {
 for (const sel of document.querySelectorAll('select.schemes')) {
   sel.innerHTML = SCHEMES.map((s) => `<option value="${s}">${s}</option>`).join('');
 }
+// The attacker modes (About explains them); values are what the wasm side parses.
+const MODES = [['paper', 'paper (fresh masks)'], ['fixed-mask', 'fixed mask (sanity check)'], ['eot:10', 'EOT, 10 passes (adaptive)']];
+for (const sel of document.querySelectorAll('select.modes')) {
+  sel.innerHTML = MODES.map(([value, text]) => `<option value="${value}">${text}</option>`).join('');
+}
 $('target').innerHTML = Array.from({ length: 10 }, (_, c) => `<option value="${c}">${c}</option>`).join('');
 
 let selected = null; // {pixels: Float32Array, label, source}

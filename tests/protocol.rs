@@ -147,6 +147,23 @@ fn a_seed_reproduces_a_run_and_a_resumed_run_equals_an_uninterrupted_one() {
         "same seed, same run"
     );
 
+    // A part of the run (one goal, one attack), as a second process would run it into its own
+    // directory: its cells are the full run's, so the two can be merged.
+    let part = ProtocolConfig {
+        attacks: vec![AttackKind::DeepFool(DeepFool::default())],
+        goals: vec![Goal::Top3],
+        ..config.clone()
+    };
+    let part_cells = run_cells(&part, Vec::new(), None);
+    assert_eq!(part_cells.len(), 2);
+    for cell in &part_cells {
+        let same = whole
+            .iter()
+            .find(|c| c.goal == cell.goal && c.attack == cell.attack && c.scheme == cell.scheme)
+            .expect("the full run has the cell");
+        assert_eq!(cell, same, "{} {}", cell.attack, cell.scheme);
+    }
+
     let mut partial = run_cells(&config, Vec::new(), Some(1));
     assert!(
         partial.iter().any(|c| !c.finished),
@@ -370,6 +387,49 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&other.stderr).contains("another configuration"));
+
+    // A run of more attacks takes the DeepFool cells from this one instead of redoing them
+    // (--report-only: nothing else is attacked), and a run with other samples is refused.
+    let wider = out.with_extension("wider");
+    let _ = std::fs::remove_dir_all(&wider);
+    let merge = |samples: &str| {
+        Command::new(env!("CARGO_BIN_EXE_advdrop"))
+            .args(["--mnist", common::mnist_dir().to_str().unwrap()])
+            .args([
+                "reproduce",
+                "--samples",
+                samples,
+                "--attacks",
+                "fgsm,deepfool",
+            ])
+            .args(["--schemes", "none;fc", "--goals", "top3", "--votes", "3"])
+            .args(["--resume", "--report-only", "--merge"])
+            .arg(&out)
+            .arg("--out")
+            .arg(&wider)
+            .output()
+            .unwrap()
+    };
+    let merged = merge("2");
+    let stderr = String::from_utf8_lossy(&merged.stderr);
+    assert!(merged.status.success(), "{stderr}");
+    assert!(stderr.contains("merged 2 finished cells"), "{stderr}");
+    for cell in ["top3-deepfool-none", "top3-deepfool-fc"] {
+        for ext in ["json", "f32"] {
+            let file = format!("cells/{cell}.{ext}");
+            assert_eq!(
+                std::fs::read(wider.join(&file)).unwrap(),
+                std::fs::read(out.join(&file)).unwrap(),
+                "{file}"
+            );
+        }
+    }
+    assert!(!wider.join("cells/top3-fgsm-none.json").exists());
+    std::fs::remove_dir_all(&wider).unwrap();
+    let refused = merge("3");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("differ in samples"));
+    let _ = std::fs::remove_dir_all(&wider);
     let _ = std::fs::remove_dir_all(&out);
 }
 

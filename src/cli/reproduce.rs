@@ -67,6 +67,11 @@ pub struct ReproduceArgs {
     /// cells) without attacking anything: a look at a run that is still going.
     #[arg(long, requires = "resume")]
     pub report_only: bool,
+    /// First copy into --out the finished cells of another run of the same protocol that ran
+    /// some of the goals or attacks (a second process, another machine): same seed, samples,
+    /// schemes, votes, batch and mode. Cells finished in --out are kept.
+    #[arg(long, requires = "resume", value_name = "DIR")]
+    pub merge: Option<PathBuf>,
 }
 
 pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
@@ -90,6 +95,10 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         ))
     });
     prepare_out(&out, &config, args.resume)?;
+    if let Some(from) = &args.merge {
+        let merged = merge_cells(&out, &config, from)?;
+        eprintln!("merged {merged} finished cells from {}", from.display());
+    }
 
     let mnist = super::load_mnist(&cli.mnist)?;
     let device = cli.backend.device().autodiff();
@@ -238,6 +247,36 @@ fn prepare_out(out: &Path, config: &ProtocolConfig, resume: bool) -> Result<()> 
     std::fs::create_dir_all(out.join("cells"))
         .with_context(|| format!("creating {}", out.display()))?;
     write_atomically(&path, wanted.as_bytes())
+}
+
+/// Copies the finished cells of the run in `from` that this run has and has not finished.
+fn merge_cells(out: &Path, config: &ProtocolConfig, from: &Path) -> Result<usize> {
+    let path = from.join("config.json");
+    let other: ProtocolConfig = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("{}: not a run's configuration", path.display()))?;
+    config
+        .shares_cells_with(&other)
+        .map_err(|why| anyhow::anyhow!("cannot merge {}: {why}", from.display()))?;
+    let ours = config.cells();
+    let mut merged = 0;
+    for id in other.cells().iter().filter(|id| ours.contains(id)) {
+        let Some(cell) = load_cell(from, id)? else {
+            continue;
+        };
+        let done = |c: &AttackCell| c.finished && c.recognition.len() == config.schemes.len();
+        if done(&cell) && !load_cell(out, id)?.is_some_and(|c| done(&c)) {
+            // The files as they are (binary first, as `save_cell` writes them): a JSON
+            // round trip could move a float by one ulp.
+            let (from_json, from_bin) = cell_paths(from, id);
+            let (json, bin) = cell_paths(out, id);
+            write_atomically(&bin, &std::fs::read(from_bin)?)?;
+            write_atomically(&json, &std::fs::read(from_json)?)?;
+            merged += 1;
+        }
+    }
+    Ok(merged)
 }
 
 fn cell_paths(out: &Path, id: &CellId) -> (PathBuf, PathBuf) {

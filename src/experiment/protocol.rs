@@ -120,6 +120,27 @@ impl ProtocolConfig {
         }
         cells
     }
+
+    /// Whether the cells of `other` are cells of this run, for runs that split the goals or
+    /// attacks between processes or machines. A cell's numbers depend on its own goal,
+    /// attack and scheme, and on the seed, sample count, batch size, mode, votes and the list
+    /// of schemes (its recognition streams are numbered by scheme position), never on which
+    /// other goals or attacks a run has; so those must agree, and these may differ.
+    pub fn shares_cells_with(&self, other: &ProtocolConfig) -> Result<(), String> {
+        let same = |what: &str, equal: bool| {
+            if equal {
+                Ok(())
+            } else {
+                Err(format!("the runs differ in {what}"))
+            }
+        };
+        same("samples", self.samples == other.samples)?;
+        same("seed", self.seed == other.seed)?;
+        same("schemes", self.schemes == other.schemes)?;
+        same("votes", self.votes == other.votes)?;
+        same("batch", self.batch == other.batch)?;
+        same("mode", self.mode == other.mode)
+    }
 }
 
 /// One cell of the protocol.

@@ -314,16 +314,24 @@ fn verdicts_follow_the_numbers() {
     assert_eq!(paper_like.csv().lines().count(), 1 + 30);
 }
 
+/// `advdrop --mnist <the test data> reproduce`, arguments to follow.
+fn reproduce() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_advdrop"));
+    command.args([
+        "--mnist",
+        common::mnist_dir().to_str().unwrap(),
+        "reproduce",
+    ]);
+    command
+}
+
 #[test]
 fn the_cli_resumes_and_refuses_to_mix_runs() {
     let out = std::env::temp_dir().join(format!("advdrop-reproduce-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_advdrop"))
+        reproduce()
             .args([
-                "--mnist",
-                common::mnist_dir().to_str().unwrap(),
-                "reproduce",
                 "--samples",
                 "2",
                 "--attacks",
@@ -373,16 +381,8 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
         strip(&std::fs::read_to_string(out.join("report.json")).unwrap()),
         strip(&report)
     );
-    let other = Command::new(env!("CARGO_BIN_EXE_advdrop"))
-        .args([
-            "--mnist",
-            common::mnist_dir().to_str().unwrap(),
-            "reproduce",
-            "--samples",
-            "3",
-            "--resume",
-            "--out",
-        ])
+    let other = reproduce()
+        .args(["--samples", "3", "--resume", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -393,15 +393,8 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
     let wider = out.with_extension("wider");
     let _ = std::fs::remove_dir_all(&wider);
     let merge = |samples: &str| {
-        Command::new(env!("CARGO_BIN_EXE_advdrop"))
-            .args(["--mnist", common::mnist_dir().to_str().unwrap()])
-            .args([
-                "reproduce",
-                "--samples",
-                samples,
-                "--attacks",
-                "fgsm,deepfool",
-            ])
+        reproduce()
+            .args(["--samples", samples, "--attacks", "fgsm,deepfool"])
             .args(["--schemes", "none;fc", "--goals", "top3", "--votes", "3"])
             .args(["--resume", "--report-only", "--merge"])
             .arg(&out)

@@ -235,6 +235,8 @@ fn synthetic(goal: Goal, attack: &str, scheme: &str, mad: f32) -> AttackCell {
     cell.adversarials = vec![0.0; 10 * 784];
     cell.attempted = 10;
     cell.finished = true;
+    cell.attack_seconds = 2.0;
+    cell.recognition_seconds = 1.0;
     cell.recognition.insert(
         scheme.into(),
         Recognition {
@@ -312,6 +314,14 @@ fn verdicts_follow_the_numbers() {
         "paper figures beside ours"
     );
     assert_eq!(paper_like.csv().lines().count(), 1 + 30);
+    assert!(
+        md.contains("| top3 | jsma | 5 | 50 | 10 | 5.00 | 5 |"),
+        "time per attack sums its cells"
+    );
+    assert!(
+        md.contains("| all | | 30 | 300 | 60 | 5.00 | 30 |\n\nTotal: 0.0 h"),
+        "{md}"
+    );
 }
 
 /// `advdrop --mnist <the test data> reproduce`, arguments to follow.

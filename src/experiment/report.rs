@@ -222,6 +222,7 @@ impl Report {
                 md += &self.recognition_table(goal, table, &attack, true);
             }
         }
+        md += &self.time_table();
         md += "\n## The paper's conclusions\n\n";
         for c in &self.conclusions {
             md += &format!(
@@ -258,6 +259,45 @@ impl Report {
             }
             md += "\n";
         }
+        md
+    }
+
+    /// Compute time per goal × attack, summed over its cells. A run resumed across sessions or
+    /// split between processes has no single wall time, so the sums are what a rerun costs on
+    /// one process of the same machine (less where cells shared the CPU).
+    fn time_table(&self) -> String {
+        let mut md = String::from(
+            "\n## Time — summed over each attack's cells\n\nimg/s counts every image attacked, skipped failures included.\n\n| goal | attack | cells | images attacked | attack s | img/s | recognition s |\n|---|---|---|---|---|---|---|\n",
+        );
+        let mut total = (0usize, 0usize, 0.0, 0.0);
+        for goal in Goal::ALL {
+            for attack in self.attacks(goal) {
+                let cells: Vec<&CellSummary> = self
+                    .cells
+                    .iter()
+                    .filter(|c| c.goal == goal && c.attack == attack)
+                    .collect();
+                let images: usize = cells.iter().map(|c| c.attempted).sum();
+                let attack_s: f64 = cells.iter().map(|c| c.attack_seconds).sum();
+                let recognition_s: f64 = cells.iter().map(|c| c.recognition_seconds).sum();
+                md += &format!(
+                    "| {} | {attack} | {} | {images} | {attack_s:.0} | {:.2} | {recognition_s:.0} |\n",
+                    goal.name(),
+                    cells.len(),
+                    images as f64 / attack_s.max(f64::MIN_POSITIVE),
+                );
+                total.0 += cells.len();
+                total.1 += images;
+                total.2 += attack_s;
+                total.3 += recognition_s;
+            }
+        }
+        let (cells, images, attack_s, recognition_s) = total;
+        md += &format!(
+            "| all | | {cells} | {images} | {attack_s:.0} | {:.2} | {recognition_s:.0} |\n\nTotal: {:.1} h of compute.\n",
+            images as f64 / attack_s.max(f64::MIN_POSITIVE),
+            (attack_s + recognition_s) / 3600.0
+        );
         md
     }
 

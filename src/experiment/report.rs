@@ -451,12 +451,13 @@ fn summarise(cell: &AttackCell) -> CellSummary {
     }
 }
 
-/// MAD under `scheme` relative to `none`, for one goal and attack.
+/// MAD under `scheme` relative to `none`, for one goal and attack. Only finished cells count:
+/// a snapshot of a run in progress must not decide a verdict on a cell's first batches.
 fn mad_ratio(cells: &[CellSummary], goal: Goal, attack: &str, scheme: &str) -> Option<f64> {
     let find = |s: &str| {
-        cells
-            .iter()
-            .find(|c| c.goal == goal && c.attack == attack && c.scheme == s && c.successes > 0)
+        cells.iter().find(|c| {
+            c.goal == goal && c.attack == attack && c.scheme == s && c.finished && c.successes > 0
+        })
     };
     Some(find(scheme)?.mad.mean / find("none")?.mad.mean)
 }
@@ -592,7 +593,7 @@ fn conclusions(cells: &[CellSummary], table1: Option<&Table1>) -> Vec<Conclusion
             .iter()
             .map(|(what, c)| match c {
                 Some((r, ok)) => format!("{what}: {r:.2}× ({})", if *ok { "holds" } else { "fails" }),
-                None => format!("{what}: not run"),
+                None => format!("{what}: not run or not finished"),
             })
             .collect::<Vec<_>>()
             .join("; ")

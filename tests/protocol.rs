@@ -333,7 +333,7 @@ fn verdicts_follow_the_numbers() {
         "time per attack sums its cells"
     );
     assert!(
-        md.contains("| all | | 30 | 300 | 60 | 5.00 | 30 |\n\nTotal: 0.0 h"),
+        md.contains("| all |  | 30 | 300 | 60 | 5.00 | 30 |\n\nTotal: 0.0 h"),
         "{md}"
     );
 }

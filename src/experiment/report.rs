@@ -269,7 +269,6 @@ impl Report {
         let mut md = String::from(
             "\n## Time — summed over each attack's cells\n\nimg/s counts every image attacked, skipped failures included.\n\n| goal | attack | cells | images attacked | attack s | img/s | recognition s |\n|---|---|---|---|---|---|---|\n",
         );
-        let mut total = (0usize, 0usize, 0.0, 0.0);
         for goal in Goal::ALL {
             for attack in self.attacks(goal) {
                 let cells: Vec<&CellSummary> = self
@@ -277,27 +276,17 @@ impl Report {
                     .iter()
                     .filter(|c| c.goal == goal && c.attack == attack)
                     .collect();
-                let images: usize = cells.iter().map(|c| c.attempted).sum();
-                let attack_s: f64 = cells.iter().map(|c| c.attack_seconds).sum();
-                let recognition_s: f64 = cells.iter().map(|c| c.recognition_seconds).sum();
-                md += &format!(
-                    "| {} | {attack} | {} | {images} | {attack_s:.0} | {:.2} | {recognition_s:.0} |\n",
-                    goal.name(),
-                    cells.len(),
-                    images as f64 / attack_s.max(f64::MIN_POSITIVE),
-                );
-                total.0 += cells.len();
-                total.1 += images;
-                total.2 += attack_s;
-                total.3 += recognition_s;
+                md += &time_row(goal.name(), &attack, &cells);
             }
         }
-        let (cells, images, attack_s, recognition_s) = total;
-        md += &format!(
-            "| all | | {cells} | {images} | {attack_s:.0} | {:.2} | {recognition_s:.0} |\n\nTotal: {:.1} h of compute.\n",
-            images as f64 / attack_s.max(f64::MIN_POSITIVE),
-            (attack_s + recognition_s) / 3600.0
-        );
+        let all: Vec<&CellSummary> = self.cells.iter().collect();
+        md += &time_row("all", "", &all);
+        let hours: f64 = all
+            .iter()
+            .map(|c| c.attack_seconds + c.recognition_seconds)
+            .sum::<f64>()
+            / 3600.0;
+        md += &format!("\nTotal: {hours:.1} h of compute.\n");
         md
     }
 
@@ -389,6 +378,18 @@ impl Report {
         }
         out
     }
+}
+
+/// One line of the time table: the cells' attack and recognition seconds summed.
+fn time_row(goal: &str, attack: &str, cells: &[&CellSummary]) -> String {
+    let images: usize = cells.iter().map(|c| c.attempted).sum();
+    let attack_s: f64 = cells.iter().map(|c| c.attack_seconds).sum();
+    let recognition_s: f64 = cells.iter().map(|c| c.recognition_seconds).sum();
+    format!(
+        "| {goal} | {attack} | {} | {images} | {attack_s:.0} | {:.2} | {recognition_s:.0} |\n",
+        cells.len(),
+        images as f64 / attack_s.max(f64::MIN_POSITIVE),
+    )
 }
 
 fn mean_text(values: &[f64]) -> String {

@@ -405,6 +405,28 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
         strip(&std::fs::read_to_string(out.join("report.json")).unwrap()),
         strip(&report)
     );
+    // --cells attacks only the cells it names (another process takes the rest), and an
+    // unknown key is refused before anything runs; the rest done later, the report is the same.
+    for cell in ["top3-deepfool-none", "top3-deepfool-fc"] {
+        std::fs::remove_file(out.join(format!("cells/{cell}.json"))).unwrap();
+    }
+    let unknown = run(&["--resume", "--cells", "top3-deepfool-input"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a cell of this run"));
+    let one = run(&["--resume", "--cells", "top3-deepfool-fc"]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert!(out.join("cells/top3-deepfool-fc.json").is_file());
+    assert!(!out.join("cells/top3-deepfool-none.json").exists());
+    let rest = run(&["--resume", "--cells", "top3-deepfool-none"]);
+    assert!(rest.status.success());
+    assert_eq!(
+        strip(&std::fs::read_to_string(out.join("report.json")).unwrap()),
+        strip(&report)
+    );
     let other = reproduce()
         .args(["--samples", "3", "--resume", "--out"])
         .arg(&out)

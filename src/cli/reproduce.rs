@@ -72,6 +72,11 @@ pub struct ReproduceArgs {
     /// schemes, votes, batch and mode. Cells finished in --out are kept.
     #[arg(long, requires = "resume", value_name = "DIR")]
     pub merge: Option<PathBuf>,
+    /// Attack only these cells, comma-separated keys as in `cells/` (`top3-lbfgs-fc`): how
+    /// processes or machines split a run without two of them taking the same cell. The
+    /// other cells are reported as they stand in --out.
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    pub cells: Vec<String>,
 }
 
 pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
@@ -87,6 +92,13 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
     };
     if config.samples == 0 {
         bail!("--samples must be at least 1");
+    }
+    let keys: Vec<String> = config.cells().iter().map(CellId::key).collect();
+    if let Some(unknown) = args.cells.iter().find(|k| !keys.contains(k)) {
+        bail!(
+            "--cells: {unknown} is not a cell of this run; its cells are {}",
+            keys.join(",")
+        );
     }
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
@@ -126,7 +138,8 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
     let mut cells = Vec::new();
     for id in config.cells() {
         let mut cell = load_cell(&out, &id)?.unwrap_or_else(|| AttackCell::new(&id));
-        if args.report_only {
+        let ours = args.cells.is_empty() || args.cells.contains(&id.key());
+        if args.report_only || !ours {
             if !cell.samples.is_empty() {
                 cells.push(cell);
             }

@@ -413,6 +413,7 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
     let unknown = run(&["--resume", "--cells", "top3-deepfool-input"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a cell of this run"));
+    assert!(!out.join("cells/top3-deepfool-fc.json").exists());
     let one = run(&["--resume", "--cells", "top3-deepfool-fc"]);
     assert!(
         one.status.success(),

@@ -83,7 +83,7 @@ test-e2e: deps-browser
 bench:
 	$(CARGO) bench --bench core
 
-# Each attack at batch 100 under none and all (about an hour; name attacks to narrow it,
+# Each attack at batch 100 under none and all (about 30 minutes on 2 cores; name attacks to narrow it,
 # e.g. make bench-attacks ATTACKS="deepfool fgsm").
 bench-attacks:
 	$(CARGO) bench --bench attacks -- $(ATTACKS)

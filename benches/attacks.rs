@@ -1,8 +1,8 @@
 //! Attack throughput: images per second at batch 100 under `none` and `all`, for each attack
 //! and goal, on the first 100 test images the shipped network classifies correctly (flex CPU).
 //!
-//! `cargo bench --bench attacks` runs everything (about an hour on two cores, mostly
-//! L-BFGS); `cargo bench --bench attacks -- deepfool fgsm` runs the named attacks only.
+//! `cargo bench --bench attacks` runs everything (about 30 minutes on two cores, three quarters
+//! of it L-BFGS); `cargo bench --bench attacks -- deepfool fgsm` runs the named attacks only.
 //! One timed run per line rather than criterion's repetitions: a single L-BFGS batch takes
 //! minutes, and the spread between runs is far below the differences that matter here.
 

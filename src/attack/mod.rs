@@ -254,8 +254,9 @@ impl FromStr for AttackKind {
 /// The class each of `active` is pushed towards. Targeted goals give it; for untargeted goals
 /// (top-k), attacks that need a target (L-BFGS, JSMA) do what Foolbox 0.8 did: run its
 /// `GradientAttack` first (its adversarials count like any other) and aim at the class the
-/// network gives the result; where that attack failed, a (pseudo-)random class other than the
-/// label.
+/// network gives the result on a fresh checked pass — the label itself when that pass says so,
+/// as Foolbox kept it; where that attack failed, a (pseudo-)random class other than the label
+/// (Foolbox drew one with Python's `random`).
 pub(crate) async fn targets(
     oracle: &mut Oracle<'_>,
     active: &[usize],
@@ -285,8 +286,9 @@ pub(crate) async fn targets(
     Ok(active
         .iter()
         .map(|&i| match aimed.get(&i) {
-            Some(&t) if t != oracle.label(i) => t,
-            _ => pseudo_random_class(oracle, i),
+            // Foolbox keeps the class even when this fresh (stochastic) pass names the label.
+            Some(&t) => t,
+            None => pseudo_random_class(oracle, i),
         })
         .collect())
 }

@@ -111,6 +111,18 @@ impl<'a> Oracle<'a> {
         }
     }
 
+    /// Whether a call repeated on the same point gives the same answer: no dropout, or the
+    /// fixed-mask mode's frozen masks.
+    pub fn is_repeatable(&self) -> bool {
+        self.scheme.is_deterministic() || self.mode == Mode::FixedMask
+    }
+
+    /// Counts `calls` queries of image `i` that an attack knows would repeat an answer it
+    /// already has (a fixed point under a repeatable oracle), so they are not run.
+    pub fn count_unrun_queries(&mut self, i: usize, calls: u32) {
+        self.queries[i] += calls * self.passes() as u32;
+    }
+
     pub fn original(&self, i: usize) -> &[f32] {
         self.tracker.original(i)
     }

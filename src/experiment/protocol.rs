@@ -188,6 +188,17 @@ pub struct Sample {
     pub queries: u32,
 }
 
+/// An attempted image the attack did not turn adversarial: kept so that a run can be checked
+/// image by image against another tool (the fidelity harness) on exactly what it attacked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Index in the MNIST test set.
+    pub index: usize,
+    pub label: u8,
+    pub target: Option<u8>,
+    pub queries: u32,
+}
+
 /// A cell's state: its adversarials so far, where it stands, and (once recognised) how every
 /// scheme recognises them. Also its checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -202,6 +213,10 @@ pub struct AttackCell {
     /// Time spent attacking, summed over sessions.
     pub attack_seconds: f64,
     pub samples: Vec<Sample>,
+    /// The attempted images that failed, in order (absent from checkpoints written before it
+    /// was recorded).
+    #[serde(default)]
+    pub failures: Vec<Failure>,
     /// `samples.len() × 784` pixels; stored beside the JSON, not in it.
     #[serde(skip)]
     pub adversarials: Vec<f32>,
@@ -221,6 +236,7 @@ impl AttackCell {
             finished: false,
             attack_seconds: 0.0,
             samples: Vec::new(),
+            failures: Vec::new(),
             adversarials: Vec::new(),
             recognition: BTreeMap::new(),
             recognition_seconds: 0.0,
@@ -322,6 +338,12 @@ pub async fn attack_cell(
         let mut used = size;
         for j in 0..size {
             if !outcome.success[j] {
+                cell.failures.push(Failure {
+                    index: indices[j],
+                    label: labels[j],
+                    target: (id.goal == Goal::Targeted).then_some(targets[j]),
+                    queries: outcome.queries[j],
+                });
                 continue;
             }
             cell.samples.push(Sample {

@@ -245,7 +245,10 @@ fn jsma_takes_foolbox_steps_on_a_linear_model() {
             checked += success as usize;
         }
     }
-    assert!(checked >= 3, "too few walks reached their target ({checked})");
+    assert!(
+        checked >= 3,
+        "too few walks reached their target ({checked})"
+    );
 }
 
 /// The first `n` test images the deterministic network classifies correctly.

@@ -3,9 +3,10 @@
 //!
 //! minimise `D(x', x) + c · CE(f(x'), t)` over `x' ∈ [0, 1]ⁿ`,
 //!
-//! with `D` the mean squared difference per pixel and `t` the target class, by L-BFGS-B
-//! (history `m = 15`, at most 150 iterations per c; the objective is scaled by 1e10 as
-//! Foolbox did, which makes scipy's stopping rules relative). The constant c is searched per
+//! with `D` the mean squared difference per pixel and `t` the target class, by L-BFGS-B exactly
+//! as scipy's `fmin_l_bfgs_b` runs it ([`super::lbfgsb`]; history `m = 15`, at most 150
+//! iterations per c, scipy's other defaults; the objective is scaled by 1e10 as Foolbox did,
+//! which makes scipy's stopping rules relative). The constant c is searched per
 //! image: start at `2·epsilon` and double (at most 30 times) until the minimiser is
 //! adversarial, then bisect `[0, c]` until the interval is narrower than `epsilon = 1e-5`.
 //! Every evaluation of the objective is a checked model call (prediction and gradient from one
@@ -63,20 +64,28 @@ enum CSearch {
 struct Problem {
     id: usize,
     target: u8,
-    original: Vec<f64>,
+    /// The original image, f32 as Foolbox held it.
+    original: Vec<f32>,
     c: f64,
     search: CSearch,
     solver: BoxLbfgs,
 }
 
 impl Lbfgs {
+    /// scipy's `fmin_l_bfgs_b` as Foolbox called it: bounds [0, 1] for every pixel, `m` and
+    /// `maxiter` from the attack, everything else scipy's default.
     fn settings(&self) -> Settings {
         Settings {
-            lower: 0.0,
-            upper: 1.0,
             history: self.history,
             max_iterations: self.max_iterations,
+            ..Settings::boxed(0.0, 1.0)
         }
+    }
+
+    /// A fresh solver from the original (`image.astype(np.float64)` in Foolbox).
+    fn solver(&self, original: &[f32]) -> BoxLbfgs {
+        let x0: Vec<f64> = original.iter().map(|&v| v as f64).collect();
+        BoxLbfgs::new(&x0, self.settings())
     }
 
     /// Moves the c search on after the minimiser for the current c was judged; returns false
@@ -103,7 +112,7 @@ impl Lbfgs {
                 (low + high) / 2.0
             }
         };
-        p.solver = BoxLbfgs::new(&p.original, self.settings());
+        p.solver = self.solver(&p.original);
         true
     }
 }
@@ -119,11 +128,11 @@ impl Attack for Lbfgs {
             .iter()
             .zip(aims)
             .map(|(&i, target)| {
-                let original: Vec<f64> = oracle.original(i).iter().map(|&v| v as f64).collect();
+                let original = oracle.original(i).to_vec();
                 Problem {
                     id: i,
                     target,
-                    solver: BoxLbfgs::new(&original, self.settings()),
+                    solver: self.solver(&original),
                     original,
                     c: 2.0 * self.epsilon,
                     search: CSearch::Doubling { round: 0 },
@@ -169,32 +178,65 @@ impl Attack for Lbfgs {
     }
 }
 
-/// `SCALE · (MSE(x, x₀) + c · CE(z, t))` and its gradient, from the call's logits `z` and the
-/// model's gradient of CE.
+/// Foolbox 0.8's `loss(x, c)` as NumPy 1.x evaluates it for a float32 model: the point rounded
+/// to f32; MSE and its gradient in f32 (`np.mean` by NumPy's pairwise summation); the
+/// cross-entropy of the f32 logits in f32; `v = MSE + c·CE` in f64 (a Python float times a
+/// NumPy f32 scalar is f64) and `g = ∇MSE + c·∇CE` in f32 (a Python float times an f32 array
+/// stays f32); both × 1e10. Returns `(f, g)` as scipy received them.
 fn objective(p: &Problem, logits: &[f32], ce_gradient: &[f32]) -> (f64, Vec<f64>) {
     let x = p.solver.point();
-    let n = PIXELS as f64;
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &z| m.max(z)) as f64;
-    let log_sum = logits
-        .iter()
-        .map(|&z| (z as f64 - max).exp())
-        .sum::<f64>()
-        .ln()
-        + max;
-    let ce = log_sum - logits[p.target as usize] as f64;
-    let mse: f64 = x
+    let n = PIXELS as f32;
+    let diff: Vec<f32> = x
         .iter()
         .zip(&p.original)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum::<f64>()
-        / n;
-    let g = x
-        .iter()
-        .zip(&p.original)
-        .zip(ce_gradient)
-        .map(|((a, b), &dce)| SCALE * (2.0 * (a - b) / n + p.c * dce as f64))
+        .map(|(&a, &b)| a as f32 - b)
         .collect();
-    (SCALE * (mse + p.c * ce), g)
+    let squares: Vec<f32> = diff.iter().map(|d| d * d).collect();
+    let mse = pairwise_sum(&squares) / n;
+    // `1 / n * 2` is a NumPy f64 scalar; times an f32 array it is cast to f32 first.
+    let two_over_n = (1.0 / PIXELS as f64 * 2.0) as f32;
+    let c32 = p.c as f32;
+    let g = diff
+        .iter()
+        .zip(ce_gradient)
+        .map(|(&d, &dce)| (SCALE as f32 * (two_over_n * d + c32 * dce)) as f64)
+        .collect();
+    (SCALE * (mse as f64 + p.c * crossentropy(logits, p.target) as f64), g)
+}
+
+/// Foolbox 0.8's `utils.crossentropy` in f32: `log Σ exp(z − max z) − (z_t − max z)`.
+fn crossentropy(logits: &[f32], target: u8) -> f32 {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &z| m.max(z));
+    let shifted: Vec<f32> = logits.iter().map(|z| z - max).collect();
+    let e: Vec<f32> = shifted.iter().map(|z| z.exp()).collect();
+    pairwise_sum(&e).ln() - shifted[target as usize]
+}
+
+/// NumPy's pairwise summation of an f32 array (`np.sum` of a contiguous float32 vector): runs
+/// shorter than 8 add in order; up to 128, eight interleaved partial sums joined as a tree; longer
+/// ones split in halves (rounded down to a multiple of 8).
+fn pairwise_sum(a: &[f32]) -> f32 {
+    let n = a.len();
+    if n < 8 {
+        a.iter().fold(0.0, |s, v| s + v)
+    } else if n <= 128 {
+        let mut r = [0f32; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        for chunk in a[8..whole].chunks_exact(8) {
+            for (r, v) in r.iter_mut().zip(chunk) {
+                *r += v;
+            }
+        }
+        let mut sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for v in &a[whole..] {
+            sum += v;
+        }
+        sum
+    } else {
+        let half = n / 2 - (n / 2) % 8;
+        pairwise_sum(&a[..half]) + pairwise_sum(&a[half..])
+    }
 }
 
 fn as_f32<'p>(points: impl Iterator<Item = &'p [f64]>) -> Vec<f32> {

@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MNIST_TEST := data/mnist/t10k-images-idx3-ubyte.gz data/mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: serve dist run test test-native test-wasm test-e2e deps deps-web deps-browser build bench bench-attacks fmt lint
+.PHONY: serve dist run test test-native test-wasm test-e2e test-fidelity deps deps-web deps-browser deps-fidelity build bench bench-attacks fmt lint fidelity lbfgsb-fixtures
 
 ## serve: install what is missing, fetch MNIST, build the page, serve it on http://127.0.0.1:8080
 serve: deps-web $(MNIST_TEST)
@@ -67,8 +67,8 @@ deps-browser: deps-web
 	  $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 ## test: every test — native (release, so the model runs at speed), wasm in headless
-## Chromium, and the page end to end on both backends.
-test: test-native test-wasm test-e2e
+## Chromium, the page end to end on both backends, and a smoke of the Foolbox 0.8 fidelity check.
+test: test-native test-wasm test-e2e test-fidelity
 
 test-native: deps
 	$(CARGO) test --release --locked -q
@@ -94,3 +94,40 @@ fmt:
 lint:
 	$(CARGO) clippy --release --all-targets --locked -- -D warnings
 	$(CARGO) clippy --release --locked --lib --target $(WASM_TARGET) --no-default-features -- -D warnings
+
+# The fidelity harness: the real Foolbox 0.8 (and scipy's L-BFGS-B) in a venv of pinned packages.
+VENV := fidelity/.venv
+PY := $(VENV)/bin/python
+MNIST_SHARED ?= ../shared/data/mnist
+FIDELITY_MNIST ?= $(if $(wildcard $(MNIST_SHARED)/t10k-images-idx3-ubyte.gz),$(MNIST_SHARED),data/mnist)
+
+## deps-fidelity: the venv with Foolbox 0.8.1, numpy and scipy at fidelity/requirements.txt's pins.
+deps-fidelity: $(VENV)/.installed
+$(VENV)/.installed: fidelity/requirements.txt
+	@command -v python3 >/dev/null && python3 -c "import venv, ensurepip" 2>/dev/null || { \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3 python3-venv >/dev/null; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r fidelity/requirements.txt
+	touch $@
+
+## test-fidelity: CI's smoke of `make fidelity`: 2 images, JSMA and L-BFGS, no dropout, checked
+## image by image against the real Foolbox 0.8.
+test-fidelity: build deps-fidelity
+	rm -rf $(CARGO_TARGET_DIR)/fidelity-smoke
+	$(BIN) reproduce --samples 2 --seed 5 --attacks jsma,lbfgs --goals targeted,top3 --schemes none \
+	  --votes 1 --out $(CARGO_TARGET_DIR)/fidelity-smoke --mnist $(FIDELITY_MNIST) >/dev/null
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) fidelity/harness.py --run $(CARGO_TARGET_DIR)/fidelity-smoke \
+	  --out $(CARGO_TARGET_DIR)/fidelity-smoke/report --mnist $(FIDELITY_MNIST) --check
+
+## fidelity: advdrop against the real Foolbox 0.8, every attack × goal under none and all
+## (results/fidelity/; under 30 minutes on 2 cores).
+fidelity: build deps-fidelity
+	$(BIN) reproduce --samples $(FIDELITY_N) --seed 5 --schemes "none;all" --votes 1 \
+	  --out results/fidelity/run --resume --mnist $(FIDELITY_MNIST)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) fidelity/harness.py --run results/fidelity/run \
+	  --out results/fidelity --mnist $(FIDELITY_MNIST)
+FIDELITY_N ?= 10
+
+## lbfgsb-fixtures: regenerate tests/fixtures' record of scipy's L-BFGS-B (tests/lbfgsb.rs replays it).
+lbfgsb-fixtures: deps-fidelity
+	$(PY) fidelity/scipy_lbfgsb_fixtures.py

@@ -113,11 +113,12 @@ $(VENV)/.installed: fidelity/requirements.txt
 ## test-fidelity: CI's smoke of `make fidelity`: 2 images, JSMA and L-BFGS, no dropout, checked
 ## image by image against the real Foolbox 0.8.
 test-fidelity: build deps-fidelity
+	$(PY) fidelity/selftest.py >/dev/null
 	rm -rf $(CARGO_TARGET_DIR)/fidelity-smoke
 	$(BIN) reproduce --samples 2 --seed 5 --attacks jsma,lbfgs --goals targeted,top3 --schemes none \
 	  --votes 1 --out $(CARGO_TARGET_DIR)/fidelity-smoke --mnist $(FIDELITY_MNIST) >/dev/null
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) fidelity/harness.py --run $(CARGO_TARGET_DIR)/fidelity-smoke \
-	  --out $(CARGO_TARGET_DIR)/fidelity-smoke/report --mnist $(FIDELITY_MNIST) --check
+	  --out $(CARGO_TARGET_DIR)/fidelity-smoke/report --mnist $(FIDELITY_MNIST) --jobs 2 --check --quiet
 
 ## fidelity: advdrop against the real Foolbox 0.8, every attack × goal under none and all
 ## (results/fidelity/; under 30 minutes on 2 cores).
@@ -125,9 +126,9 @@ fidelity: build deps-fidelity
 	$(BIN) reproduce --samples $(FIDELITY_N) --seed 5 --schemes "none;all" --votes 1 \
 	  --out results/fidelity/run --resume --mnist $(FIDELITY_MNIST)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) fidelity/harness.py --run results/fidelity/run \
-	  --out results/fidelity --mnist $(FIDELITY_MNIST)
+	  --out results/fidelity --mnist $(FIDELITY_MNIST) --jobs 2 --check
 FIDELITY_N ?= 10
 
 ## lbfgsb-fixtures: regenerate tests/fixtures' record of scipy's L-BFGS-B (tests/lbfgsb.rs replays it).
 lbfgsb-fixtures: deps-fidelity
-	$(PY) fidelity/scipy_lbfgsb_fixtures.py
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) fidelity/scipy_lbfgsb_fixtures.py --mnist $(FIDELITY_MNIST)

@@ -63,7 +63,14 @@ PAPER_MAD = {
 # Image-by-image attacks under `none`: the MAD tolerance that counts as agreement for each
 # (DeepFool is distribution-only, see the module docstring).
 IMAGE_BY_IMAGE = {"fgsm": 0.01, "jsma": 0.01, "lbfgs": 0.05}
-DEFAULT_REQUIRE = ["jsma:0.01:0.90", "lbfgs:0.05:0.75", "fgsm:0.01:0.95"]
+# The share of images (both tools succeeded) that must be within that tolerance. L-BFGS's c
+# bisection can flip on float noise (the two networks' logits differ by ~1e-6), so 75 %.
+IMAGE_SHARE = {"fgsm": 0.95, "jsma": 0.90, "lbfgs": 0.75}
+DEFAULT_REQUIRE = ["%s:%g:%g" % (a, IMAGE_BY_IMAGE[a], IMAGE_SHARE[a]) for a in IMAGE_BY_IMAGE]
+# A documented deviation: advdrop's DeepFool aims 1e-4 past the boundary (Foolbox 3's guard);
+# Foolbox 0.8's walk settles onto the boundary of this network and fails top-3 there.
+KNOWN_DEVIATIONS = {("deepfool", "none"): "Foolbox 0.8 stalls on the boundary; advdrop's "
+                    "documented +1e-4 guard crosses it"}
 
 
 # ---------------------------------------------------------------------------------- stats
@@ -387,7 +394,8 @@ def compare_cell(cell, images_rows, ad, fb):
     if image_by_image:
         im = summary["image"]
         within = im["within_1pct"] if IMAGE_BY_IMAGE[attack] <= 0.01 else im["within_5pct"]
-        summary["agree"] = bool(im["success_agree"] == n and (within is None or within >= 0.999))
+        summary["agree"] = bool(im["success_agree"] == n
+                                and (within is None or within >= IMAGE_SHARE[attack]))
     else:
         ov = [summary["success_overlap"], summary["mad_overlap"]]
         summary["agree"] = None if None in ov else all(ov)
@@ -423,9 +431,10 @@ def write_markdown(path, result):
       % (result["run"], result["seed"], result["limit"] or "all", result["generated"]))
     w("MAD is the mean absolute pixel difference on the 0–255 scale (the paper's). Success "
       "rates: Wilson 95 % CI; mean MAD: Student t 95 % CI. Under `none`, FGSM, JSMA and "
-      "L-BFGS are compared image by image (agreement: the same successes, and every MAD "
-      "within the tolerance); DeepFool and every dropout cell by distribution (agreement: "
-      "both CIs overlap).\n")
+      "L-BFGS are compared image by image (agreement: the same successes, and the MADs within "
+      "1 % on ≥ 95 % (FGSM) / ≥ 90 % (JSMA) of the images, within 5 % on ≥ 75 % (L-BFGS, whose "
+      "c bisection can flip on float noise)); DeepFool and every dropout cell by distribution "
+      "(agreement: both CIs overlap).\n")
     w("## Summary\n")
     w("| cell | mode | advdrop success | Foolbox success | advdrop MAD | Foolbox MAD | paper MAD "
       "| agree |")
@@ -442,7 +451,9 @@ def write_markdown(path, result):
             c["key"], s["mode"], fmt_rate(s["advdrop"]["success"]),
             fmt_rate(s["foolbox"]["success"]), fmt_mean(s["advdrop"]["mad"]),
             fmt_mean(s["foolbox"]["mad"]), fmt(c["paper_mad"], "%.3f"),
-            {True: "yes", False: "**no**", None: "n/a"}[s["agree"]], extra))
+            {True: "yes", False: "**no**", None: "n/a"}[s["agree"]],
+            extra + (" — " + KNOWN_DEVIATIONS[(c["attack"], c["scheme"])]
+                     if (c["attack"], c["scheme"]) in KNOWN_DEVIATIONS else "")))
     if result.get("check"):
         w("\n## Check\n")
         ch = result["check"]
@@ -559,6 +570,31 @@ def run_check(result, args):
 
 # ---------------------------------------------------------------------------------- main
 
+def rewrite_report(out_dir, args):
+    """Recomputes every cell's summary (and the check) from the per-image records of an
+    earlier `fidelity.json`, without attacking anything, and rewrites both files."""
+    json_path = os.path.join(out_dir, "fidelity.json")
+    with open(json_path) as fh:
+        result = json.load(fh)
+    for c in result["cells"]:
+        rows = [(e["index"], e["label"], e["target"]) for e in c["images"]]
+        ad = [e["advdrop"] for e in c["images"]]
+        fb = [dict(e["foolbox"], index=e["index"]) for e in c["images"]]
+        wall = c["summary"]["foolbox"].get("wall_seconds")
+        c["summary"] = compare_cell({"attack": c["attack"], "scheme_name": c["scheme"]},
+                                    rows, ad, fb)
+        c["summary"]["foolbox"]["wall_seconds"] = wall
+    status = 0
+    result.pop("check", None)
+    if args.check:
+        result["check"] = run_check(result, args)
+        status = 0 if result["check"]["passed"] else 1
+    with open(json_path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    write_markdown(os.path.join(out_dir, "fidelity.md"), result)
+    return status
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         description="Compare an `advdrop reproduce` run with the real Foolbox 0.8.1.")
@@ -586,6 +622,9 @@ def main(argv=None):
                    help="with --check: fail when no cell could be checked")
     p.add_argument("--selftest", action="store_true", help="run fidelity/selftest.py and exit")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--report-only", action="store_true",
+                   help="recompute the summaries and the check from OUT/fidelity.json's "
+                        "per-image records and rewrite it and fidelity.md; attacks nothing")
     args = p.parse_args(argv)
     if args.require is None:
         args.require = list(DEFAULT_REQUIRE)
@@ -599,6 +638,8 @@ def main(argv=None):
     out_dir = args.out or os.path.join(os.path.dirname(os.path.abspath(args.run)))
     os.makedirs(out_dir, exist_ok=True)
 
+    if args.report_only:
+        return rewrite_report(out_dir, args)
     only = [k.strip() for k in args.cells.split(",") if k.strip()]
     cells = load_cells(args.run, only)
     paper = paper_mad_table(args.run)

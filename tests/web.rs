@@ -156,7 +156,9 @@ async fn fgsm_top3_in_wasm() {
 
 #[wasm_bindgen_test]
 async fn jsma_targeted_in_wasm() {
-    attack_meets_criterion("jsma", true, &[0, 1], 2).await;
+    // Foolbox 0.8's JSMA only erases ink: digit 0 (a 7) cannot become an 8 that way, so it would
+    // spend all 2000 steps failing; digits 1 and 2 reach label + 1 (checked against Foolbox).
+    attack_meets_criterion("jsma", true, &[1, 2], 2).await;
 }
 
 #[wasm_bindgen_test]

@@ -185,14 +185,14 @@ impl Attack for Lbfgs {
 /// stays f32); both × 1e10. Returns `(f, g)` as scipy received them.
 fn objective(p: &Problem, logits: &[f32], ce_gradient: &[f32]) -> (f64, Vec<f64>) {
     let x = p.solver.point();
-    let n = PIXELS as f32;
     let diff: Vec<f32> = x
         .iter()
         .zip(&p.original)
         .map(|(&a, &b)| a as f32 - b)
         .collect();
     let squares: Vec<f32> = diff.iter().map(|d| d * d).collect();
-    let mse = pairwise_sum(&squares) / n;
+    // `np.mean`: the f32 sum divided by the count as a NumPy f64 scalar, stored back as f32.
+    let mse = (pairwise_sum(&squares) as f64 / PIXELS as f64) as f32;
     // `1 / n * 2` is a NumPy f64 scalar; times an f32 array it is cast to f32 first.
     let two_over_n = (1.0 / PIXELS as f64 * 2.0) as f32;
     let c32 = p.c as f32;
@@ -201,7 +201,10 @@ fn objective(p: &Problem, logits: &[f32], ce_gradient: &[f32]) -> (f64, Vec<f64>
         .zip(ce_gradient)
         .map(|(&d, &dce)| (SCALE as f32 * (two_over_n * d + c32 * dce)) as f64)
         .collect();
-    (SCALE * (mse as f64 + p.c * crossentropy(logits, p.target) as f64), g)
+    (
+        SCALE * (mse as f64 + p.c * crossentropy(logits, p.target) as f64),
+        g,
+    )
 }
 
 /// Foolbox 0.8's `utils.crossentropy` in f32: `log Σ exp(z − max z) − (z_t − max z)`.

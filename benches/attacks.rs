@@ -69,6 +69,7 @@ fn main() {
                     scheme,
                     device: &device,
                     mode: Mode::Paper,
+                    outputs: advdrop::attack::Outputs::Logits,
                 };
                 let mut rng = MaskRng::seed(0);
                 let started = Instant::now();

@@ -6,7 +6,8 @@
 mod common;
 
 use advdrop::attack::{
-    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Mode, PIXELS,
+    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Metric, Mode,
+    Outputs, PIXELS, Victim, run_attack,
 };
 use advdrop::eval::recognition::read_floats;
 use advdrop::model::{CLASSES, Classifier, Cnn, DropoutScheme, MaskRng};
@@ -599,4 +600,61 @@ fn first_pass_adversarials_are_counted_separately() {
     assert!(out.success[1]);
     assert_eq!(out.distances[1].l2, 0.0);
     assert_eq!(out.queries[1], 1);
+}
+
+/// Foolbox 0.8's Keras wrapper in its default probabilities mode (`Outputs::ClippedLogProbs`):
+/// on digits the network is sure of (the label's logit leads by more than ln 10⁷ ≈ 16.1), every
+/// probability sits at a clip bound, so the gradient the attacks see is exactly zero and FGSM
+/// never moves (1000 predictions of the original); on the logits it succeeds.
+#[test]
+fn clipped_log_probabilities_hide_the_gradient_of_confident_digits() {
+    let device = ad_device();
+    let model = common::shipped_model(&device);
+    let plain = model.valid();
+    let indices = [4, 5];
+    let images = common::test_pixels(&indices);
+    let labels = common::mnist().test.labels_at(&indices);
+    for (i, image) in images.chunks(PIXELS).enumerate() {
+        let mut z = logits_of(&model, image);
+        z.sort_by(f32::total_cmp);
+        assert!(z[9] - z[8] > 17.0, "digit {i} is not saturated: {z:?}");
+    }
+    let run_with = |outputs| {
+        let victim = Victim {
+            model: &model,
+            inference: &plain,
+            scheme: DropoutScheme::NONE,
+            device: &device,
+            mode: Mode::Paper,
+            outputs,
+        };
+        pollster::block_on(run_attack(
+            &Fgsm::default(),
+            victim,
+            &images,
+            &labels,
+            Criterion::TopKMisclassification(3),
+            Metric::Mse,
+            &mut MaskRng::seed(0),
+        ))
+        .unwrap()
+    };
+    let logits = run_with(Outputs::Logits);
+    let clipped = run_with(Outputs::ClippedLogProbs);
+    for i in 0..indices.len() {
+        assert!(logits.success[i], "digit {i} on logits");
+        assert!(
+            !clipped.success[i],
+            "digit {i} on clipped log-probabilities"
+        );
+        assert_eq!(
+            clipped.adversarial(i),
+            &images[i * PIXELS..(i + 1) * PIXELS]
+        );
+        assert_eq!(
+            clipped.queries[i],
+            1 + 1 + 1000,
+            "digit {i}: every ε predicted"
+        );
+    }
 }

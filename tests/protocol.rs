@@ -27,8 +27,13 @@ fn config() -> ProtocolConfig {
     ProtocolConfig {
         samples: 4,
         seed: 11,
+        // A short JSMA budget: Foolbox's JSMA runs every step of an image it fails on, and
+        // this run is repeated several times (reproducibility, not the attack, is tested here).
         attacks: vec![
-            AttackKind::Jsma(Jsma::default()),
+            AttackKind::Jsma(Jsma {
+                max_iterations: 300,
+                ..Jsma::default()
+            }),
             AttackKind::DeepFool(DeepFool::default()),
         ],
         schemes: vec![DropoutScheme::NONE, DropoutScheme::ALL],
@@ -36,6 +41,7 @@ fn config() -> ProtocolConfig {
         votes: 3,
         batch: 2,
         mode: Mode::Paper,
+        outputs: advdrop::attack::Outputs::Logits,
     }
 }
 
@@ -56,6 +62,7 @@ fn run_cells(
         scheme: DropoutScheme::NONE,
         device: &device,
         mode: Mode::Paper,
+        outputs: advdrop::attack::Outputs::Logits,
     };
     let test = &common::mnist().test;
     let candidates: Vec<usize> = pollster::block_on(protocol::candidates(

@@ -109,6 +109,7 @@ async fn attack_meets_criterion(
         scheme: DropoutScheme::NONE,
         device: &device,
         mode: Mode::Paper,
+        outputs: advdrop::attack::Outputs::Logits,
     };
     let kind: AttackKind = attack.parse().unwrap();
     let images = pixels(&test, indices);

@@ -56,6 +56,7 @@ fn eot_query(device: Device) -> (Vec<f32>, Vec<f32>) {
         scheme: DropoutScheme::ALL,
         device: &device,
         mode: Mode::Eot { samples: 4 },
+        outputs: advdrop::attack::Outputs::Logits,
     };
     // Top-9 (the label must be the smallest logit) is never met by these digits, so the probe
     // queries all three.

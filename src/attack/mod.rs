@@ -15,6 +15,7 @@ pub mod lbfgs;
 pub mod lbfgsb;
 pub mod mode;
 pub mod oracle;
+pub mod outputs;
 pub mod tracker;
 
 use std::fmt;
@@ -31,6 +32,7 @@ pub use jsma::{Jsma, JsmaVariant};
 pub use lbfgs::Lbfgs;
 pub use mode::Mode;
 pub use oracle::{Checked, Oracle};
+pub use outputs::Outputs;
 pub use tracker::Tracker;
 
 use crate::backend::ReadError;
@@ -87,6 +89,8 @@ pub struct Victim<'a> {
     pub device: &'a Device,
     /// How the attacker's calls see the dropout: the paper's fresh masks, frozen masks, or EOT.
     pub mode: Mode,
+    /// What the attacks see as logits: the logits, or Foolbox 0.8's Keras probabilities mode.
+    pub outputs: Outputs,
 }
 
 /// What an attack produced for a batch.

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::criterion::Criterion;
 use super::distance::PIXELS;
 use super::mode::Mode;
+use super::outputs::Outputs;
 use super::tracker::Tracker;
 use super::{AttackError, Victim};
 use crate::backend::read_floats;
@@ -42,6 +43,7 @@ pub struct Oracle<'a> {
     inference: &'a dyn Classifier,
     scheme: DropoutScheme,
     mode: Mode,
+    outputs: Outputs,
     rng: &'a mut MaskRng,
     /// Per image, the seed of its frozen masks (fixed-mask mode only).
     frozen: Vec<u64>,
@@ -73,6 +75,7 @@ impl<'a> Oracle<'a> {
             inference: victim.inference,
             scheme: victim.scheme,
             mode: victim.mode,
+            outputs: victim.outputs,
             rng,
             frozen,
             device: victim.device.clone(),
@@ -267,7 +270,7 @@ impl<'a> Oracle<'a> {
     }
 
     /// One query of every point: row `r` of `points` belongs to image `images[r]`. Returns
-    /// logits `[rows, 10]` and, when `objective` is given, its input gradient per row. Under
+    /// the outputs (logits, or Foolbox 0.8's clipped log-probabilities: [`Outputs`]) `[rows, 10]` and, when `objective` is given, its input gradient per row. Under
     /// the paper's mode that is one forward pass with fresh masks; with fixed masks each row
     /// uses its image's frozen masks; under EOT each row is replicated once per pass, and the
     /// logits (the objective's argument) are the replicas' mean — so the gradient, summed
@@ -309,12 +312,18 @@ impl<'a> Oracle<'a> {
         };
         let Some(objective) = objective else {
             let x = Tensor::<4>::from_data(data, &self.plain_device);
-            let logits = mean(self.inference.logits(x, &self.scheme, masks));
+            let logits = mean(
+                self.outputs
+                    .apply(self.inference.logits(x, &self.scheme, masks)),
+            );
             return Ok((read_floats(logits).await?, Vec::new()));
         };
         let x = Tensor::<4>::from_data(data, &self.device);
         let x = x.require_grad();
-        let logits = mean(self.model.logits(x.clone(), &self.scheme, masks));
+        let logits = mean(
+            self.outputs
+                .apply(self.model.logits(x.clone(), &self.scheme, masks)),
+        );
         let (weights, scored) = match objective {
             Objective::CrossEntropy(classes) => {
                 (one_hot(classes, -1.0), log_softmax(logits.clone(), 1))

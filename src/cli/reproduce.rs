@@ -10,7 +10,7 @@ use burn::module::Module;
 use clap::Args;
 
 use super::{Cli, bar, shipped_weights};
-use crate::attack::{AttackKind, Mode, Victim};
+use crate::attack::{AttackKind, Mode, Outputs, Victim};
 use crate::experiment::protocol::{
     self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
 };
@@ -54,6 +54,11 @@ pub struct ReproduceArgs {
     /// over K passes per call, K = 10 by default: the adaptive attack).
     #[arg(long, default_value = "paper")]
     pub mode: Mode,
+    /// What the attacks see as the network's logits: logits, or clipped-log-probs —
+    /// log(clip(softmax, 1e-7, 1 − 1e-7)) with the gradients of Keras's cross-entropy on it,
+    /// as Foolbox 0.8's Keras wrapper gave them in its default probabilities mode.
+    #[arg(long, default_value = "logits")]
+    pub outputs: Outputs,
     /// Output directory (default: results/reproduce-n<samples>-s<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -89,6 +94,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         votes: args.votes,
         batch: args.batch,
         mode: args.mode,
+        outputs: args.outputs,
     };
     if config.samples == 0 {
         bail!("--samples must be at least 1");
@@ -124,6 +130,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         scheme: DropoutScheme::NONE,
         device: &device,
         mode: config.mode,
+        outputs: config.outputs,
     };
     let candidates = pollster::block_on(protocol::candidates(&plain, &mnist.test, &plain_device))?;
     eprintln!(

@@ -19,7 +19,8 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{
-    Attack, AttackError, AttackKind, Criterion, Distances, Metric, Mode, PIXELS, Victim, run_attack,
+    Attack, AttackError, AttackKind, Criterion, Distances, Metric, Mode, Outputs, PIXELS, Victim,
+    run_attack,
 };
 use crate::data::Split;
 use crate::eval::{self, ReadError, Recognition};
@@ -79,6 +80,9 @@ pub struct ProtocolConfig {
     /// paper run's configuration reads as it always did).
     #[serde(default, skip_serializing_if = "Mode::is_paper")]
     pub mode: Mode,
+    /// What the attacks see as logits (left out of the JSON when they are the logits).
+    #[serde(default, skip_serializing_if = "Outputs::is_logits")]
+    pub outputs: Outputs,
 }
 
 /// Defaults of `advdrop reproduce`.
@@ -97,6 +101,7 @@ impl ProtocolConfig {
             votes: DEFAULT_VOTES,
             batch: DEFAULT_BATCH,
             mode: Mode::Paper,
+            outputs: Outputs::Logits,
         }
     }
 
@@ -139,7 +144,8 @@ impl ProtocolConfig {
         same("schemes", self.schemes == other.schemes)?;
         same("votes", self.votes == other.votes)?;
         same("batch", self.batch == other.batch)?;
-        same("mode", self.mode == other.mode)
+        same("mode", self.mode == other.mode)?;
+        same("outputs", self.outputs == other.outputs)
     }
 }
 
@@ -322,6 +328,7 @@ pub async fn attack_cell(
         let victim = Victim {
             scheme: id.scheme,
             mode: config.mode,
+            outputs: config.outputs,
             ..victim
         };
         let mut rng = MaskRng::stream(config.seed, (1 << 48) | id.stream_base() | cell.batches);

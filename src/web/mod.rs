@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::attack::{
-    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, PIXELS, Victim, run_attack,
+    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, Outputs, PIXELS, Victim, run_attack,
 };
 use crate::data::Split;
 use crate::eval::{self, MeanCi};
@@ -178,6 +178,7 @@ impl WebConfig {
             votes: c.votes.max(1),
             batch: c.batch.max(1),
             mode: c.mode,
+            outputs: Outputs::Logits,
         })
     }
 }
@@ -460,6 +461,7 @@ impl Lab {
                 scheme,
                 device: &grad_device,
                 mode: request.mode,
+                outputs: Outputs::Logits,
             };
             let mut rng = MaskRng::seed(request.seed);
             let started = clock();
@@ -534,6 +536,7 @@ impl Lab {
                 scheme: id.scheme,
                 device: &grad_device,
                 mode: config.mode,
+                outputs: config.outputs,
             };
             if !cell.finished {
                 protocol::attack_cell(

@@ -67,6 +67,7 @@ pub fn attack(
         scheme,
         device: &device,
         mode,
+        outputs: advdrop::attack::Outputs::Logits,
     };
     pollster::block_on(advdrop::attack::run_attack(
         attack,

@@ -662,7 +662,7 @@ def main(argv=None):
 
     result = {"run": args.run, "seed": args.seed, "limit": args.limit or None, "jobs": args.jobs,
               "generated": datetime.datetime.now().isoformat(timespec="seconds"),
-              "foolbox": _WORKER["foolbox"].__version__, "weights": args.weights,
+              "foolbox": _WORKER["foolbox"].__version__, "weights": os.path.relpath(os.path.abspath(args.weights), ROOT),
               "cells": []}
     json_path = os.path.join(out_dir, "fidelity.json")
     md_path = os.path.join(out_dir, "fidelity.md")

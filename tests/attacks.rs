@@ -6,8 +6,8 @@
 mod common;
 
 use advdrop::attack::{
-    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Metric, Mode,
-    Outputs, PIXELS, Victim, run_attack,
+    Attack, AttackError, AttackKind, AttackOutcome, Criterion, DeepFool, Fgsm, Jsma, Mode, Outputs,
+    PIXELS,
 };
 use advdrop::eval::recognition::read_floats;
 use advdrop::model::{CLASSES, Classifier, Cnn, DropoutScheme, MaskRng};
@@ -620,23 +620,18 @@ fn clipped_log_probabilities_hide_the_gradient_of_confident_digits() {
         assert!(z[9] - z[8] > 17.0, "digit {i} is not saturated: {z:?}");
     }
     let run_with = |outputs| {
-        let victim = Victim {
-            model: &model,
-            inference: &plain,
-            scheme: DropoutScheme::NONE,
-            device: &device,
-            mode: Mode::Paper,
+        common::attack_seeing(
             outputs,
-        };
-        pollster::block_on(run_attack(
+            Mode::Paper,
             &Fgsm::default(),
-            victim,
+            &model,
+            &plain,
+            DropoutScheme::NONE,
             &images,
             &labels,
             Criterion::TopKMisclassification(3),
-            Metric::Mse,
-            &mut MaskRng::seed(0),
-        ))
+            0,
+        )
         .unwrap()
     };
     let logits = run_with(Outputs::Logits);

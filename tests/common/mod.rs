@@ -60,6 +60,34 @@ pub fn attack(
     criterion: advdrop::attack::Criterion,
     seed: u64,
 ) -> Result<advdrop::attack::AttackOutcome, advdrop::attack::AttackError> {
+    attack_seeing(
+        advdrop::attack::Outputs::Logits,
+        mode,
+        attack,
+        model,
+        inference,
+        scheme,
+        images,
+        labels,
+        criterion,
+        seed,
+    )
+}
+
+/// [`attack`] with the attacker seeing the network's `outputs`.
+#[allow(clippy::too_many_arguments)]
+pub fn attack_seeing(
+    outputs: advdrop::attack::Outputs,
+    mode: advdrop::attack::Mode,
+    attack: &impl advdrop::attack::Attack,
+    model: &dyn advdrop::model::Classifier,
+    inference: &dyn advdrop::model::Classifier,
+    scheme: advdrop::model::DropoutScheme,
+    images: &[f32],
+    labels: &[u8],
+    criterion: advdrop::attack::Criterion,
+    seed: u64,
+) -> Result<advdrop::attack::AttackOutcome, advdrop::attack::AttackError> {
     let device = burn::tensor::Device::flex().autodiff();
     let victim = advdrop::attack::Victim {
         model,
@@ -67,7 +95,7 @@ pub fn attack(
         scheme,
         device: &device,
         mode,
-        outputs: advdrop::attack::Outputs::Logits,
+        outputs,
     };
     pollster::block_on(advdrop::attack::run_attack(
         attack,

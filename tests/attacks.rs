@@ -33,6 +33,7 @@ fn run(
     seed: u64,
 ) -> Result<AttackOutcome, AttackError> {
     common::attack(
+        advdrop::attack::Outputs::Logits,
         Mode::Paper,
         attack,
         model,
@@ -620,7 +621,7 @@ fn clipped_log_probabilities_hide_the_gradient_of_confident_digits() {
         assert!(z[9] - z[8] > 17.0, "digit {i} is not saturated: {z:?}");
     }
     let run_with = |outputs| {
-        common::attack_seeing(
+        common::attack(
             outputs,
             Mode::Paper,
             &Fgsm::default(),

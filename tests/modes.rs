@@ -59,6 +59,7 @@ fn eot_sees_the_expected_network() {
     for (mode, passes) in [(Mode::Eot { samples: 4000 }, 4000), (Mode::Paper, 1)] {
         let probe = Probe::new(1);
         let out = common::attack(
+            advdrop::attack::Outputs::Logits,
             mode,
             &probe,
             &model,
@@ -106,6 +107,7 @@ fn fixed_masks_freeze_one_network_per_image() {
     let call = |mode: Mode| {
         let probe = Probe::new(2);
         common::attack(
+            advdrop::attack::Outputs::Logits,
             mode,
             &probe,
             &model,
@@ -159,6 +161,7 @@ fn fixed_mask_adversarials_hold_under_their_frozen_masks() {
     let labels = common::mnist().test.labels_at(&indices);
     let seed = 7;
     let out = common::attack(
+        advdrop::attack::Outputs::Logits,
         Mode::FixedMask,
         &"deepfool".parse::<AttackKind>().unwrap(),
         &model,

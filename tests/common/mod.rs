@@ -47,36 +47,10 @@ pub fn test_pixels(indices: &[usize]) -> Vec<f32> {
 }
 
 /// Runs `attack` through the library's `run_attack` on flex (gradients on its autodiff
-/// device), with masks seeded by `seed` and the MSE deciding the best adversarial.
+/// device), the attacker seeing `outputs`, with masks seeded by `seed` and the MSE deciding
+/// the best adversarial.
 #[allow(clippy::too_many_arguments)]
 pub fn attack(
-    mode: advdrop::attack::Mode,
-    attack: &impl advdrop::attack::Attack,
-    model: &dyn advdrop::model::Classifier,
-    inference: &dyn advdrop::model::Classifier,
-    scheme: advdrop::model::DropoutScheme,
-    images: &[f32],
-    labels: &[u8],
-    criterion: advdrop::attack::Criterion,
-    seed: u64,
-) -> Result<advdrop::attack::AttackOutcome, advdrop::attack::AttackError> {
-    attack_seeing(
-        advdrop::attack::Outputs::Logits,
-        mode,
-        attack,
-        model,
-        inference,
-        scheme,
-        images,
-        labels,
-        criterion,
-        seed,
-    )
-}
-
-/// [`attack`] with the attacker seeing the network's `outputs`.
-#[allow(clippy::too_many_arguments)]
-pub fn attack_seeing(
     outputs: advdrop::attack::Outputs,
     mode: advdrop::attack::Mode,
     attack: &impl advdrop::attack::Attack,

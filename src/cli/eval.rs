@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{Cli, bar, shipped_weights};
+use super::{Cli, bar};
 use crate::experiment::{self, DEFAULT_REPEATS, Table1Config};
 use crate::model::DropoutScheme;
 
@@ -42,20 +42,9 @@ pub struct EvalArgs {
 pub fn run(cli: &Cli, args: &EvalArgs) -> Result<()> {
     let mnist = super::load_mnist(&cli.mnist)?;
     let device = cli.backend.device();
-    let weights = args.weights.clone().unwrap_or_else(shipped_weights);
-    let (model, card) = super::load_model(&weights, &device)?;
-    match &card {
-        Some(card) => eprintln!(
-            "weights {} (sha256 verified against its model card; trained {} epochs, test accuracy {:.2} %)",
-            weights.display(),
-            card.epochs_trained,
-            card.accuracy.test * 100.0
-        ),
-        None => eprintln!(
-            "weights {} (no model card beside it: hash not checked)",
-            weights.display()
-        ),
-    }
+    let loaded = super::load_model(args.weights.as_deref(), &device)?;
+    super::describe(&loaded);
+    let model = loaded.model;
     let (mut train, mut test) = (mnist.train(), mnist.test.clone());
     if let Some(n) = args.limit {
         train = train.slice(0..n.min(train.len()));
@@ -106,7 +95,8 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> Result<()> {
             }
             progress.set_position(finished_before + p.images_done as u64);
         },
-    ))?;
+    ))?
+    .of_weights(&loaded.sha256);
     progress.finish_and_clear();
 
     std::fs::create_dir_all(&args.out)

@@ -18,8 +18,12 @@ use crate::model::{Cnn, ModelCard};
 
 /// Default MNIST directory: git-ignored, filled by `advdrop fetch-mnist`.
 pub const DEFAULT_MNIST_DIR: &str = "data/mnist";
-/// The shipped weights, relative to the crate root.
+/// The shipped weights, by their path in the repository (how reports name them).
 pub const SHIPPED_WEIGHTS: &str = "www/model/advdrop-cnn.safetensors";
+/// The shipped weights and their model card, built into the binary, so an installed `advdrop`
+/// needs no checkout beside it.
+const SHIPPED_BYTES: &[u8] = include_bytes!("../../www/model/advdrop-cnn.safetensors");
+const SHIPPED_CARD: &str = include_str!("../../www/model/advdrop-cnn.json");
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,11 +65,6 @@ pub fn main() -> Result<()> {
     }
 }
 
-/// The shipped weight file, found from the crate root so the CLI works from any directory.
-pub fn shipped_weights() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_WEIGHTS)
-}
-
 /// The model card beside a weight file: same name, `.json`.
 pub fn card_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
@@ -75,12 +74,30 @@ pub(crate) fn load_mnist(dir: &Path) -> Result<Mnist> {
     Mnist::load(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
 }
 
-/// Loads weights, checking them against the card beside them when there is one (the shipped
-/// weights always have one). Returns the card too.
-pub(crate) fn load_model(
-    weights: &Path,
-    device: &burn::tensor::Device,
-) -> Result<(Cnn, Option<ModelCard>)> {
+/// Weights as loaded: the model, its card when it has one, the file's sha256 and how reports
+/// name it.
+pub(crate) struct Loaded {
+    pub model: Cnn,
+    pub card: Option<ModelCard>,
+    pub sha256: String,
+    pub name: String,
+}
+
+/// Loads `--weights` (or, without it, the shipped weights built into the binary), checking
+/// them against the card beside them when there is one (the shipped weights always have one).
+pub(crate) fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<Loaded> {
+    let Some(weights) = weights else {
+        let card: ModelCard =
+            serde_json::from_str(SHIPPED_CARD).context("the built-in model card")?;
+        let model = Cnn::from_verified_safetensors(SHIPPED_BYTES, &card.weights_sha256, device)
+            .context("loading the built-in shipped weights")?;
+        return Ok(Loaded {
+            model,
+            sha256: card.weights_sha256.clone(),
+            card: Some(card),
+            name: SHIPPED_WEIGHTS.into(),
+        });
+    };
     let bytes =
         std::fs::read(weights).with_context(|| format!("reading weights {}", weights.display()))?;
     let card_file = card_path(weights);
@@ -99,7 +116,28 @@ pub(crate) fn load_model(
         None => Cnn::from_safetensors(&bytes, device),
     }
     .with_context(|| format!("loading weights {}", weights.display()))?;
-    Ok((model, card))
+    Ok(Loaded {
+        model,
+        card,
+        sha256: crate::model::weights::sha256_hex(&bytes),
+        name: weights.display().to_string(),
+    })
+}
+
+/// Says on stderr which weights a command runs on.
+pub(crate) fn describe(loaded: &Loaded) {
+    match &loaded.card {
+        Some(card) => eprintln!(
+            "weights {} (sha256 verified against its model card; trained {} epochs, test accuracy {:.2} %)",
+            loaded.name,
+            card.epochs_trained,
+            card.accuracy.test * 100.0
+        ),
+        None => eprintln!(
+            "weights {} (no model card beside it: hash not checked)",
+            loaded.name
+        ),
+    }
 }
 
 /// A progress bar in the house style, drawn on stderr (stdout stays clean for `--json`).

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use clap::Args;
 
-use super::{Cli, bar, shipped_weights};
+use super::{Cli, bar};
 use crate::attack::{AttackKind, Mode, Outputs, Victim};
 use crate::experiment::protocol::{
     self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
@@ -120,8 +120,9 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
 
     let mnist = super::load_mnist(&cli.mnist)?;
     let device = cli.backend.device().autodiff();
-    let weights = args.weights.clone().unwrap_or_else(shipped_weights);
-    let (model, card) = super::load_model(&weights, &device)?;
+    let loaded = super::load_model(args.weights.as_deref(), &device)?;
+    super::describe(&loaded);
+    let model = loaded.model;
     let plain = model.valid();
     let plain_device = device.clone().without_autodiff();
     let victim = Victim {
@@ -207,14 +208,11 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         cells.push(cell);
     }
 
-    let table1 = load_table1();
+    let table1 = load_table1(&out, &loaded.sha256);
     let info = RunInfo {
         // The shipped weights by their path in the repository, not on this machine.
-        weights: match &args.weights {
-            Some(path) => path.display().to_string(),
-            None => super::SHIPPED_WEIGHTS.to_string(),
-        },
-        weights_sha256: card.map(|c| c.weights_sha256),
+        weights: loaded.name.clone(),
+        weights_sha256: Some(loaded.sha256.clone()),
         backend: cli.backend.name().into(),
         test_images_correct: candidates.len(),
     };
@@ -332,8 +330,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Table 1 of the same weights, when `advdrop eval` has recorded it (the accuracy cost that
-/// conclusion 1 weighs against robustness).
-fn load_table1() -> Option<Table1> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/paper/table1.json");
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+/// conclusion 1 weighs against robustness): `table1.json` in the run's directory, else the
+/// shipped weights' table in `results/paper/` (from where the command runs). A table of other
+/// weights is never taken.
+fn load_table1(out: &Path, weights_sha256: &str) -> Option<Table1> {
+    [
+        out.join("table1.json"),
+        Path::new("results/paper/table1.json").into(),
+    ]
+    .iter()
+    .filter_map(|path| std::fs::read_to_string(path).ok())
+    .filter_map(|text| serde_json::from_str::<Table1>(&text).ok())
+    .find(|table| table.is_of(weights_sha256))
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{Cli, bar, card_path, shipped_weights};
+use super::{Cli, bar, card_path};
 use crate::data::Split;
 use crate::eval;
 use crate::model::card::{ARCHITECTURE, Accuracies};
@@ -39,7 +39,8 @@ pub struct TrainArgs {
     /// Continue from the last finished epoch in --checkpoint-dir.
     #[arg(long)]
     pub resume: bool,
-    /// Weight file to write (its model card goes beside it, as .json).
+    /// Weight file to write (its model card goes beside it, as .json). Default:
+    /// `advdrop-cnn.safetensors` in --checkpoint-dir (never the shipped weights).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Storage precision of the weight file.
@@ -119,7 +120,10 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<()> {
         PrecisionArg::F16 => Precision::F16,
         PrecisionArg::F32 => Precision::F32,
     };
-    let out = args.out.clone().unwrap_or_else(shipped_weights);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.checkpoint_dir.join("advdrop-cnn.safetensors"));
     let bytes = run
         .model()
         .to_safetensors(precision, HashMap::from([("format".into(), "pt".into())]))?;
@@ -177,9 +181,17 @@ fn accuracy_of(model: &Cnn, split: &Split, device: &burn::tensor::Device) -> Res
     ))?)
 }
 
-/// The command as typed, for the model card (program name normalised to `advdrop`).
+/// The command as typed, for the model card (program name normalised to `advdrop`; `--mnist`,
+/// a path on the machine that trained, left out).
 fn training_command() -> String {
-    let mut words: Vec<String> = std::env::args().skip(1).collect();
-    words.insert(0, "advdrop".into());
+    let mut words = vec!["advdrop".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(word) = args.next() {
+        if word == "--mnist" {
+            args.next();
+        } else if !word.starts_with("--mnist=") {
+            words.push(word);
+        }
+    }
     words.join(" ")
 }

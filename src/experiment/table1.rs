@@ -33,6 +33,10 @@ pub struct Table1 {
     pub train_images: usize,
     pub test_images: usize,
     pub rows: Vec<Table1Row>,
+    /// The sha256 of the weight file measured, so a report never pairs a run with the Table 1
+    /// of other weights. Absent in tables written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
 }
 
 /// What to evaluate: which schemes, how many passes each, and the seed of the masks.
@@ -154,6 +158,7 @@ pub async fn table1(
         train_images: train.len(),
         test_images: test.len(),
         rows,
+        weights_sha256: None,
     })
 }
 
@@ -173,6 +178,18 @@ fn paper_cell(p: Option<f64>, measured: &MeanCi) -> (String, String) {
 }
 
 impl Table1 {
+    /// The same table, marked as measured on the weights with this sha256.
+    pub fn of_weights(mut self, sha256: &str) -> Self {
+        self.weights_sha256 = Some(sha256.to_string());
+        self
+    }
+
+    /// Whether this table was measured on the weights with this sha256 (a table that does not
+    /// say is not taken for any weights).
+    pub fn is_of(&self, sha256: &str) -> bool {
+        self.weights_sha256.as_deref() == Some(sha256)
+    }
+
     /// The table in markdown, the paper's figures beside each measured one.
     pub fn markdown(&self) -> String {
         let mut out = format!(

@@ -577,6 +577,36 @@ fn deepfool_refuses_targeted_goals_and_shapes_are_checked() {
     )
     .unwrap_err();
     assert!(matches!(err, AttackError::Shape(_)));
+    // Classes and pixels out of range are refused with a reason before any model call (the JS
+    // API passes whatever a page sends).
+    let refused = |images: &[f32], labels: &[u8], criterion| {
+        run(
+            &Fgsm::default(),
+            pair,
+            DropoutScheme::NONE,
+            images,
+            labels,
+            criterion,
+            0,
+        )
+        .unwrap_err()
+    };
+    let err = refused(&images, &[labels[0], 10], Criterion::Misclassification);
+    assert_eq!(err.to_string(), "label 10 of image 1 is not a class (0–9)");
+    let err = refused(&images, &labels, Criterion::TargetClass(vec![3, 255]));
+    assert_eq!(
+        err.to_string(),
+        "target 255 of image 1 is not a class (0–9)"
+    );
+    let mut bright = images.clone();
+    bright[5] = 1.5;
+    let err = refused(&bright, &labels, Criterion::Misclassification);
+    assert_eq!(err.to_string(), "pixel 5 of image 0 is 1.5, outside [0, 1]");
+    bright[5] = f32::NAN;
+    assert!(matches!(
+        refused(&bright, &labels, Criterion::Misclassification),
+        AttackError::PixelOutOfRange { .. }
+    ));
 }
 
 #[test]

@@ -69,6 +69,13 @@ fn table1_has_the_papers_figures_and_reproduces_per_seed() {
     assert_eq!(parsed.csv(), table.csv());
     assert!(table.markdown().contains("| none | 0, 0, 0 |"));
     assert_eq!(table.csv().lines().count(), 4);
+    // The custom scheme's name holds commas: quoted, it stays one field and the columns stay put.
+    let csv = table.csv();
+    let custom_row = csv.lines().nth(3).unwrap();
+    assert!(
+        custom_row.starts_with("\"0,0,0.9\",0,0,0.9,3,"),
+        "{custom_row}"
+    );
 
     assert_eq!(run(1), table, "one seed, one table");
     assert_ne!(

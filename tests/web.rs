@@ -196,6 +196,18 @@ async fn webgpu_matches_cpu() {
         results.push((out, grad));
     }
     let (cpu, gpu) = (&results[0], &results[1]);
+    assert_eq!(cpu.0.len(), 4 * 10, "CPU logits");
+    assert_eq!(
+        gpu.0.len(),
+        cpu.0.len(),
+        "WebGPU returned other logits than the CPU"
+    );
+    assert_eq!(cpu.1.len(), 4 * 784, "CPU gradient");
+    assert_eq!(
+        gpu.1.len(),
+        cpu.1.len(),
+        "WebGPU returned another gradient than the CPU"
+    );
     for (a, b) in cpu.0.iter().zip(&gpu.0) {
         assert!((a - b).abs() < 1e-3, "logits cpu {a} vs webgpu {b}");
     }

@@ -53,6 +53,18 @@ pub enum AttackError {
     NoGradient,
     #[error("batch shapes disagree: {0}")]
     Shape(String),
+    #[error("{what} {value} of image {image} is not a class (0–9)")]
+    NotAClass {
+        what: &'static str,
+        value: u8,
+        image: usize,
+    },
+    #[error("pixel {pixel} of image {image} is {value}, outside [0, 1]")]
+    PixelOutOfRange {
+        image: usize,
+        pixel: usize,
+        value: f32,
+    },
 }
 
 /// An attack: given the oracle over a batch and the images still to attack, it drives the
@@ -148,6 +160,31 @@ pub async fn run_attack(
             targets.len(),
             labels.len()
         )));
+    }
+    let not_a_class = |what, values: &[u8]| {
+        values
+            .iter()
+            .position(|&c| usize::from(c) >= crate::model::CLASSES)
+            .map(|image| AttackError::NotAClass {
+                what,
+                value: values[image],
+                image,
+            })
+    };
+    if let Some(e) = not_a_class("label", labels) {
+        return Err(e);
+    }
+    if let Criterion::TargetClass(targets) = &criterion
+        && let Some(e) = not_a_class("target", targets)
+    {
+        return Err(e);
+    }
+    if let Some(at) = images.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        return Err(AttackError::PixelOutOfRange {
+            image: at / PIXELS,
+            pixel: at % PIXELS,
+            value: images[at],
+        });
     }
     attack.check_goal(&criterion)?;
     let tracker = Tracker::new(images.to_vec(), metric);

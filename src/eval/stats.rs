@@ -11,14 +11,60 @@ pub struct MeanCi {
     pub n: usize,
 }
 
-/// Two-sided 97.5 % quantiles of Student's t for 1–30 degrees of freedom (standard tables).
-const T_975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045, 2.042,
-];
-/// Normal 97.5 % quantile, used past 30 degrees of freedom.
+/// Normal 97.5 % quantile (Wilson intervals).
 const Z_975: f64 = 1.959_964;
+
+/// Student's t 97.5 % quantile with `df` ≥ 1 degrees of freedom, exact at every df (no table
+/// that stops at 30 and jumps to z). Hand-written because the well-kept crate for it (statrs)
+/// changes shared dependencies' features and so forces a rebuild of burn: the quantile solves
+/// A(t | ν) = 0.95 by bisection, with P(|T| < t) in the closed form for integer ν
+/// (Abramowitz & Stegun 26.7.3–4).
+pub fn t_975(df: usize) -> f64 {
+    let (mut low, mut high) = (0.0f64, 20.0f64);
+    while t_central(high, df) < 0.95 {
+        high *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (low + high);
+        if t_central(mid, df) < 0.95 {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    0.5 * (low + high)
+}
+
+/// P(|T| < t) for Student's t with `df` ≥ 1 degrees of freedom.
+fn t_central(t: f64, df: usize) -> f64 {
+    let nu = df.max(1);
+    let theta = (t / (nu as f64).sqrt()).atan();
+    let (s, c2) = (theta.sin(), theta.cos().powi(2));
+    // 1 + a₁cos²θ + a₂cos⁴θ + …, each term from the last by the ratio of the next odd and even
+    // numbers; the series has (ν − 1)/2 (odd ν) or ν/2 (even ν) terms before the last.
+    let mut sum = 1.0;
+    let mut term = 1.0;
+    if nu % 2 == 1 {
+        if nu == 1 {
+            return 2.0 * theta / std::f64::consts::PI;
+        }
+        let mut k = 2;
+        while k + 1 < nu {
+            term *= k as f64 / (k + 1) as f64 * c2;
+            sum += term;
+            k += 2;
+        }
+        2.0 / std::f64::consts::PI * (theta + s * theta.cos() * sum)
+    } else {
+        let mut k = 1;
+        while k + 1 < nu {
+            term *= k as f64 / (k + 1) as f64 * c2;
+            sum += term;
+            k += 2;
+        }
+        s * sum
+    }
+}
 
 /// Student-t 95 % interval of the mean of `samples` (the spread over R stochastic passes).
 pub fn mean_ci(samples: &[f64]) -> MeanCi {
@@ -32,7 +78,7 @@ pub fn mean_ci(samples: &[f64]) -> MeanCi {
         };
     }
     let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let t = T_975.get(n - 2).copied().unwrap_or(Z_975);
+    let t = t_975(n - 1);
     MeanCi {
         mean,
         half_width: t * (var / n as f64).sqrt(),
@@ -62,8 +108,34 @@ mod tests {
         // mean 2, sample sd 1, n 3 → 4.303 · 1/√3.
         let ci = mean_ci(&[1.0, 2.0, 3.0]);
         assert!((ci.mean - 2.0).abs() < 1e-12);
-        assert!((ci.half_width - 4.303 / 3f64.sqrt()).abs() < 1e-9);
+        assert!((ci.half_width - 4.302_653 / 3f64.sqrt()).abs() < 1e-6);
         assert_eq!(mean_ci(&[0.5]).half_width, 0.0);
+    }
+
+    #[test]
+    fn t_quantiles_match_the_tables_and_approach_the_normal() {
+        // Standard table values (4 decimals) on both sides of the old table's end at 30 df.
+        for (df, t) in [
+            (1, 12.7062),
+            (2, 4.3027),
+            (10, 2.2281),
+            (30, 2.0423),
+            (31, 2.0395),
+            (40, 2.0211),
+            (60, 2.0003),
+            (120, 1.9799),
+        ] {
+            assert!(
+                (t_975(df) - t).abs() < 1e-4,
+                "df {df}: {} vs {t}",
+                t_975(df)
+            );
+        }
+        // No jump past 30: monotone down to the normal quantile.
+        let ts: Vec<f64> = (1..=1000).map(t_975).collect();
+        assert!(ts.windows(2).all(|w| w[1] < w[0]));
+        // t(1000) = 1.96234, z = 1.95996.
+        assert!((ts[999] - Z_975).abs() < 3e-3);
     }
 
     #[test]

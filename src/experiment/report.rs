@@ -342,41 +342,65 @@ impl Report {
         md
     }
 
-    /// One CSV row per (cell, test scheme).
+    /// One CSV row per (cell, test scheme), quoted where a field needs it (a custom scheme's
+    /// name `0,0,0.3` stays one field).
     pub fn csv(&self) -> String {
-        let mut out = String::from(
-            "goal,attack,generating_scheme,test_scheme,attempted,successes,first_pass,mad,mad_ci,paper_mad,single_pass_pct,single_low,single_high,paper_single_pct,vote_pct,vote_low,vote_high,passes,true_class_pct,attack_seconds,images_per_second\n",
-        );
         let opt = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+        let mut rows = vec![
+            [
+                "goal",
+                "attack",
+                "generating_scheme",
+                "test_scheme",
+                "attempted",
+                "successes",
+                "first_pass",
+                "mad",
+                "mad_ci",
+                "paper_mad",
+                "single_pass_pct",
+                "single_low",
+                "single_high",
+                "paper_single_pct",
+                "vote_pct",
+                "vote_low",
+                "vote_high",
+                "passes",
+                "true_class_pct",
+                "attack_seconds",
+                "images_per_second",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
         for c in &self.cells {
             for r in &c.recognition {
-                out += &format!(
-                    "{},{},{},{},{},{},{},{:.4},{:.4},{},{:.2},{:.2},{:.2},{},{:.2},{:.2},{:.2},{},{:.2},{:.1},{:.3}\n",
-                    c.goal.name(),
-                    c.attack,
-                    c.scheme,
-                    r.test_scheme,
-                    c.attempted,
-                    c.successes,
-                    c.first_pass,
-                    c.mad.mean,
-                    c.mad.half_width,
+                rows.push(vec![
+                    c.goal.name().to_string(),
+                    c.attack.clone(),
+                    c.scheme.clone(),
+                    r.test_scheme.clone(),
+                    c.attempted.to_string(),
+                    c.successes.to_string(),
+                    c.first_pass.to_string(),
+                    format!("{:.4}", c.mad.mean),
+                    format!("{:.4}", c.mad.half_width),
                     opt(c.paper_mad),
-                    r.single_pass.percent,
-                    r.single_pass.low,
-                    r.single_pass.high,
+                    format!("{:.2}", r.single_pass.percent),
+                    format!("{:.2}", r.single_pass.low),
+                    format!("{:.2}", r.single_pass.high),
                     opt(r.paper),
-                    r.vote.percent,
-                    r.vote.low,
-                    r.vote.high,
-                    r.passes,
-                    r.true_class_percent,
-                    c.attack_seconds,
-                    c.images_per_second
-                );
+                    format!("{:.2}", r.vote.percent),
+                    format!("{:.2}", r.vote.low),
+                    format!("{:.2}", r.vote.high),
+                    r.passes.to_string(),
+                    format!("{:.2}", r.true_class_percent),
+                    format!("{:.1}", c.attack_seconds),
+                    format!("{:.3}", c.images_per_second),
+                ]);
             }
         }
-        out
+        super::csv(&rows)
     }
 }
 
@@ -465,8 +489,13 @@ fn mad_ratio(cells: &[CellSummary], goal: Goal, attack: &str, scheme: &str) -> O
 
 /// Mean of the MAD ratios of `scheme` over every (goal, attack) row that has both cells.
 fn mean_mad_ratio(cells: &[CellSummary], scheme: &str) -> Option<f64> {
-    let mut rows: Vec<(Goal, &str)> = cells.iter().map(|c| (c.goal, c.attack.as_str())).collect();
-    rows.dedup();
+    // Each (goal, attack) once, whatever order the cells come in (IndexedDB returns them by key).
+    let mut rows: Vec<(Goal, &str)> = Vec::new();
+    for row in cells.iter().map(|c| (c.goal, c.attack.as_str())) {
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
     let ratios: Vec<f64> = rows
         .into_iter()
         .filter_map(|(g, a)| mad_ratio(cells, g, a, scheme))

@@ -220,28 +220,41 @@ impl Table1 {
         out
     }
 
-    /// The table as CSV, one row per scheme.
+    /// The table as CSV, one row per scheme, quoted where a field needs it.
     pub fn csv(&self) -> String {
-        let mut out = String::from(
-            "scheme,input,feature,fc,passes,train_mean,train_ci95,paper_train,test_mean,test_ci95,paper_test\n",
-        );
         let opt = |p: Option<f64>| p.map(|v| v.to_string()).unwrap_or_default();
+        let mut rows = vec![
+            [
+                "scheme",
+                "input",
+                "feature",
+                "fc",
+                "passes",
+                "train_mean",
+                "train_ci95",
+                "paper_train",
+                "test_mean",
+                "test_ci95",
+                "paper_test",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
         for r in &self.rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{:.4},{:.4},{},{:.4},{:.4},{}\n",
-                r.scheme,
-                r.rates.input,
-                r.rates.feature,
-                r.rates.fc,
-                r.train.n,
-                r.train.mean,
-                r.train.half_width,
+            rows.push(vec![
+                r.scheme.clone(),
+                r.rates.input.to_string(),
+                r.rates.feature.to_string(),
+                r.rates.fc.to_string(),
+                r.train.n.to_string(),
+                format!("{:.4}", r.train.mean),
+                format!("{:.4}", r.train.half_width),
                 opt(r.paper_train),
-                r.test.mean,
-                r.test.half_width,
-                opt(r.paper_test)
-            ));
+                format!("{:.4}", r.test.mean),
+                format!("{:.4}", r.test.half_width),
+                opt(r.paper_test),
+            ]);
         }
-        out
+        super::csv(&rows)
     }
 }

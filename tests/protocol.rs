@@ -257,6 +257,84 @@ fn synthetic(goal: Goal, attack: &str, scheme: &str, mad: f32) -> AttackCell {
     cell
 }
 
+/// The paper-like story of `verdicts_follow_the_numbers`, each cell's 10 MADs spread ± `spread`
+/// around its mean.
+fn spread_report(spread: f32, schemes_mad: [f32; 5]) -> Report {
+    let schemes = ["none", "input", "feature", "fc", "all"];
+    let mut cells = Vec::new();
+    for goal in Goal::ALL {
+        for attack in ["lbfgs", "fgsm", "jsma"] {
+            for (k, s) in schemes.iter().enumerate() {
+                let mad = match (goal, attack) {
+                    (Goal::Targeted, "jsma") => 10.0,
+                    (Goal::Top3, "jsma") => 70.0 - 10.0 * k as f32,
+                    _ => schemes_mad[k],
+                };
+                let mut cell = synthetic(goal, attack, s, mad);
+                for (i, sample) in cell.samples.iter_mut().enumerate() {
+                    let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                    sample.distances.mad = (mad + sign * spread) / 255.0;
+                }
+                cells.push(cell);
+            }
+        }
+    }
+    let info = RunInfo {
+        weights: "w".into(),
+        weights_sha256: None,
+        backend: "flex".into(),
+        test_images_correct: 10,
+    };
+    Report::build(&ProtocolConfig::paper(10, 0), info, &cells, None)
+}
+
+#[test]
+fn verdicts_need_intervals_clear_of_their_thresholds() {
+    let story = [10.0, 11.0, 12.0, 14.0, 20.0];
+    // Tight cells: the paper's story is decided as before.
+    let tight = spread_report(0.1, story);
+    assert_eq!(
+        tight.conclusions[1].verdict,
+        Verdict::Confirmed,
+        "{:?}",
+        tight.conclusions[1]
+    );
+    assert_eq!(
+        tight.conclusions[2].verdict,
+        Verdict::Confirmed,
+        "{:?}",
+        tight.conclusions[2]
+    );
+    // Same means, 10 adversarials spread ± 8: the order of fc, feature and input is within
+    // the noise, so conclusion 2 cannot be judged, and the words say so.
+    let noisy = spread_report(8.0, story);
+    assert_eq!(
+        noisy.conclusions[1].verdict,
+        Verdict::TooFewToJudge,
+        "{:?}",
+        noisy.conclusions[1]
+    );
+    assert_eq!(
+        noisy.conclusions[1].verdict_words,
+        "too few adversarials to judge"
+    );
+    assert!(
+        noisy.conclusions[0].evidence.contains("× ["),
+        "{}",
+        noisy.conclusions[0].evidence
+    );
+    assert!(noisy.markdown().contains("*too few adversarials to judge*"));
+    // L-BFGS and FGSM flat, top-3 JSMA shrinking most under fc: with tight intervals the order
+    // input > feature > fc is clear, so conclusion 2 is refuted, not left open.
+    let flat = spread_report(0.1, [10.0; 5]);
+    assert_eq!(
+        flat.conclusions[1].verdict,
+        Verdict::Refuted,
+        "{:?}",
+        flat.conclusions[1]
+    );
+}
+
 #[test]
 fn verdicts_follow_the_numbers() {
     let schemes = ["none", "input", "feature", "fc", "all"];

@@ -13,6 +13,9 @@ let nextId = 1;
 const pending = new Map();
 const listeners = new Set();
 let info = null; // what 'start' answered
+// The weights in use: a shipped set by its model card, or the user's own file (kept here so a
+// restarted worker — cancel, backend switch — loads the same weights again).
+let weightsChoice = { card: params.get('weights') ?? 'advdrop-cnn.json' };
 
 function call(op, args = {}, transfer = []) {
   const id = nextId++;
@@ -40,15 +43,20 @@ function spawnWorker() {
 
 function setStatus(id, text) { $(id).textContent = text; }
 
+// Downloads move the progress bar only: the status bar is a live region, and a screen reader
+// should hear "downloading" once, not every chunk.
 listeners.add((p) => {
   const bar = $('status-progress');
   if (['weights', 'test images', 'test labels'].includes(p.what)) {
+    const id = p.what === 'weights' ? 'status-weights' : 'status-data';
+    const text = `${p.what}: downloading…`;
+    if ($(id).textContent !== text) setStatus(id, text);
     bar.hidden = false;
     bar.max = p.total || 1;
     bar.value = p.total ? p.loaded : 0;
     const mb = (x) => (x / 1e6).toFixed(1);
-    setStatus(p.what === 'weights' ? 'status-weights' : 'status-data',
-      `${p.what}: ${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`);
+    bar.title = `${p.what}: ${mb(p.loaded)}${p.total ? ` / ${mb(p.total)}` : ''} MB`;
+    bar.setAttribute('aria-label', p.what);
   }
 });
 
@@ -57,7 +65,7 @@ async function start(backend) {
   setStatus('status-backend', `backend: starting ${backend}…`);
   document.body.dataset.ready = 'false';
   try {
-    info = await call('start', { backend, base });
+    info = await call('start', { backend, base, weights: weightsChoice });
   } catch (e) {
     setStatus('status-backend', `backend: failed (${e.message})`);
     if (backend !== 'cpu') {
@@ -71,7 +79,7 @@ async function start(backend) {
   $('status-backend').textContent = `backend: ${name} — ${info.adapter}${info.fallback ? ` (WebGPU unavailable: ${info.fallback})` : ''}`;
   $('status-backend').dataset.backend = info.backend;
   $('backend-switch').value = info.backend;
-  setStatus('status-weights', `weights: ${info.card.weights_file}, sha256 ${info.sha256.slice(0, 12)}… ✓ (test accuracy ${(100 * info.card.accuracy.test).toFixed(2)} %)`);
+  showWeights(info.card, info.sha256);
   setStatus('status-data', info.testSize
     ? `MNIST: ${info.testSize.toLocaleString()} test digits`
     : `MNIST: not loaded (${info.dataError}); draw or drop digits instead`);
@@ -82,6 +90,49 @@ async function start(backend) {
 
 $('backend-switch').addEventListener('change', (e) => start(e.target.value));
 
+function showWeights(card, sha256) {
+  setStatus('status-weights', card
+    ? `weights: ${card.weights_file}, sha256 ${sha256.slice(0, 12)}… ✓ (${card.epochs_trained} epochs, test accuracy ${(100 * card.accuracy.test).toFixed(2)} %)`
+    : `weights: ${weightsChoice.name} (yours), sha256 ${sha256.slice(0, 12)}…`);
+  $('weights-set').value = card ? weightsChoice.card : '';
+}
+
+// The shipped weight sets (www/model/index.json lists their model cards), described by their
+// cards: how each was trained and how well it recognises the test set.
+async function listWeightSets() {
+  const menu = $('weights-set');
+  try {
+    const files = await (await fetch(new URL('www/model/index.json', base))).json();
+    for (const file of files) {
+      const card = await (await fetch(new URL(`www/model/${file}`, base))).json();
+      const c = card.config;
+      const decay = c.lr_decay === 1 ? 'constant LR' : `LR ×${c.lr_decay} per epoch`;
+      menu.add(new Option(`${card.epochs_trained} epochs, ${decay}, test ${(100 * card.accuracy.test).toFixed(2)} %`, file));
+    }
+  } catch (e) {
+    menu.add(new Option(`shipped weights (list unavailable: ${e.message})`, 'advdrop-cnn.json'));
+  }
+  menu.add(new Option('your own file', ''));
+  menu.value = weightsChoice.card ?? '';
+}
+
+$('weights-set').addEventListener('change', async (e) => {
+  const card = e.target.value;
+  if (!card) { e.target.value = weightsChoice.card ?? ''; $('weights-file').click(); return; }
+  const before = weightsChoice;
+  try {
+    const r = await call('useShipped', { base, card });
+    weightsChoice = { card };
+    showWeights(r.card, r.sha256);
+    $('status-progress').hidden = true;
+    await showStored();
+  } catch (err) {
+    weightsChoice = before;
+    setStatus('status-weights', `weights: ${card} refused (${err.message}); the previous weights stay loaded`);
+    $('weights-set').value = before.card ?? '';
+  }
+});
+
 // A user's own weights (same architecture, safetensors as `advdrop train` writes them). A bad
 // file is refused with the reason, and the weights in use stay loaded.
 $('weights-file').addEventListener('change', async (e) => {
@@ -89,11 +140,14 @@ $('weights-file').addEventListener('change', async (e) => {
   if (!file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
   try {
-    const r = await call('loadWeights', { bytes, name: file.name }, [bytes.buffer]);
-    setStatus('status-weights', `weights: ${file.name} (yours), sha256 ${r.sha256.slice(0, 12)}…`);
+    // A copy goes to the worker; this one stays for restarts.
+    const r = await call('loadWeights', { bytes: bytes.slice(), name: file.name });
+    weightsChoice = { bytes, name: file.name };
+    showWeights(null, r.sha256);
     await showStored();
   } catch (err) {
     setStatus('status-weights', `weights: ${file.name} refused (${err.message}); the previous weights stay loaded`);
+    $('weights-set').value = weightsChoice.card ?? '';
   }
 });
 
@@ -420,7 +474,7 @@ async function showStored() {
     }
   }
   $('conclusions').innerHTML = lastReport.report.conclusions
-    .map((c) => `<li><b>${c.verdict}</b>: ${c.claim}<br><small>${c.evidence}</small></li>`).join('');
+    .map((c) => `<li><b>${c.verdict_words}</b>: ${c.claim}<br><small>${c.evidence}</small></li>`).join('');
 }
 for (const input of document.querySelectorAll('#view-experiment input')) input.addEventListener('change', () => { if (!running) showStored(); });
 
@@ -450,4 +504,4 @@ $('t1-run').addEventListener('click', async () => {
 
 // ---------------------------------------------------------------- go
 
-start(params.get('backend') ?? 'auto');
+listWeightSets().then(() => start(params.get('backend') ?? 'auto'));

@@ -88,6 +88,22 @@ pub enum Verdict {
     Refuted,
     /// The run lacks the cells the claim needs.
     Undecided,
+    /// The cells are there, but a 95 % interval that decides the verdict straddles its
+    /// threshold: the verdict would change within the uncertainty.
+    TooFewToJudge,
+}
+
+impl Verdict {
+    /// The verdict in words, as every front end prints it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::PartlyConfirmed => "partly confirmed",
+            Self::Refuted => "refuted",
+            Self::Undecided => "undecided: cells missing or unfinished",
+            Self::TooFewToJudge => "too few adversarials to judge",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +111,9 @@ pub struct Conclusion {
     pub claim: String,
     pub rule: String,
     pub verdict: Verdict,
+    /// [`Verdict::words`], for front ends that read the JSON.
+    #[serde(default)]
+    pub verdict_words: String,
     pub evidence: String,
 }
 
@@ -226,8 +245,11 @@ impl Report {
         md += "\n## The paper's conclusions\n\n";
         for c in &self.conclusions {
             md += &format!(
-                "- **{}** — *{:?}*. {} Rule: {}\n",
-                c.claim, c.verdict, c.evidence, c.rule
+                "- **{}** — *{}*. {} Rule: {}\n",
+                c.claim,
+                c.verdict.words(),
+                c.evidence,
+                c.rule
             );
         }
         md
@@ -476,19 +498,68 @@ fn summarise(cell: &AttackCell) -> CellSummary {
     }
 }
 
+/// A ratio of MADs with the half-width of its 95 % interval (delta method on the two cells'
+/// intervals; a mean of ratios adds their variances).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ratio {
+    mean: f64,
+    half_width: f64,
+}
+
+impl Ratio {
+    fn low(self) -> f64 {
+        self.mean - self.half_width
+    }
+    fn high(self) -> f64 {
+        self.mean + self.half_width
+    }
+    /// Whether the ratio is above `threshold`: `Some` when its whole interval is on one side,
+    /// `None` when the interval straddles it.
+    fn above(self, threshold: f64) -> Option<bool> {
+        if self.low() > threshold {
+            Some(true)
+        } else if self.high() <= threshold {
+            Some(false)
+        } else {
+            None
+        }
+    }
+    fn text(self) -> String {
+        format!("{:.2}× [{:.2}, {:.2}]", self.mean, self.low(), self.high())
+    }
+    fn mean_of(ratios: &[Ratio]) -> Option<Ratio> {
+        let k = ratios.len() as f64;
+        (!ratios.is_empty()).then(|| Ratio {
+            mean: ratios.iter().map(|r| r.mean).sum::<f64>() / k,
+            half_width: ratios
+                .iter()
+                .map(|r| r.half_width.powi(2))
+                .sum::<f64>()
+                .sqrt()
+                / k,
+        })
+    }
+}
+
 /// MAD under `scheme` relative to `none`, for one goal and attack. Only finished cells count:
 /// a snapshot of a run in progress must not decide a verdict on a cell's first batches.
-fn mad_ratio(cells: &[CellSummary], goal: Goal, attack: &str, scheme: &str) -> Option<f64> {
+fn mad_ratio(cells: &[CellSummary], goal: Goal, attack: &str, scheme: &str) -> Option<Ratio> {
     let find = |s: &str| {
         cells.iter().find(|c| {
             c.goal == goal && c.attack == attack && c.scheme == s && c.finished && c.successes > 0
         })
     };
-    Some(find(scheme)?.mad.mean / find("none")?.mad.mean)
+    let (a, b) = (find(scheme)?.mad, find("none")?.mad);
+    let mean = a.mean / b.mean;
+    let relative = ((a.half_width / a.mean).powi(2) + (b.half_width / b.mean).powi(2)).sqrt();
+    Some(Ratio {
+        mean,
+        half_width: mean * relative,
+    })
 }
 
 /// Mean of the MAD ratios of `scheme` over every (goal, attack) row that has both cells.
-fn mean_mad_ratio(cells: &[CellSummary], scheme: &str) -> Option<f64> {
+fn mean_mad_ratio(cells: &[CellSummary], scheme: &str) -> Option<Ratio> {
     // Each (goal, attack) once, whatever order the cells come in (IndexedDB returns them by key).
     let mut rows: Vec<(Goal, &str)> = Vec::new();
     for row in cells.iter().map(|c| (c.goal, c.attack.as_str())) {
@@ -496,27 +567,60 @@ fn mean_mad_ratio(cells: &[CellSummary], scheme: &str) -> Option<f64> {
             rows.push(row);
         }
     }
-    let ratios: Vec<f64> = rows
+    let ratios: Vec<Ratio> = rows
         .into_iter()
         .filter_map(|(g, a)| mad_ratio(cells, g, a, scheme))
         .collect();
-    (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64)
+    Ratio::mean_of(&ratios)
+}
+
+/// The verdict `rule` gives for every way the undecided facts (`None`: their interval straddles
+/// the threshold) could fall. One verdict for all of them is the verdict; several mean the run
+/// has too few adversarials to judge. `possible` rules out combinations that cannot happen.
+fn judge(
+    facts: &[Option<bool>],
+    possible: impl Fn(&[bool]) -> bool,
+    rule: impl Fn(&[bool]) -> Verdict,
+) -> Verdict {
+    let open: Vec<usize> = (0..facts.len()).filter(|&i| facts[i].is_none()).collect();
+    let mut seen: Option<Verdict> = None;
+    for bits in 0u32..1 << open.len() {
+        let mut case: Vec<bool> = facts.iter().map(|f| f.unwrap_or(false)).collect();
+        for (j, &i) in open.iter().enumerate() {
+            case[i] = bits >> j & 1 == 1;
+        }
+        if !possible(&case) {
+            continue;
+        }
+        let verdict = rule(&case);
+        match seen {
+            None => seen = Some(verdict),
+            Some(v) if v != verdict => return Verdict::TooFewToJudge,
+            Some(_) => {}
+        }
+    }
+    seen.unwrap_or(Verdict::TooFewToJudge)
+}
+
+fn conclusion(claim: &str, rule: &str, verdict: Verdict, evidence: String) -> Conclusion {
+    Conclusion {
+        claim: claim.into(),
+        rule: rule.into(),
+        verdict,
+        verdict_words: verdict.words().into(),
+        evidence,
+    }
 }
 
 fn conclusions(cells: &[CellSummary], table1: Option<&Table1>) -> Vec<Conclusion> {
     let dropout = ["input", "feature", "fc", "all"];
-    let ratios: Vec<(&str, Option<f64>)> = dropout
+    let ratios: Vec<(&str, Option<Ratio>)> = dropout
         .iter()
         .map(|s| (*s, mean_mad_ratio(cells, s)))
         .collect();
     let ratio_text = ratios
         .iter()
-        .map(|(s, r)| {
-            format!(
-                "{s} {}",
-                r.map(|r| format!("{r:.2}×")).unwrap_or("–".into())
-            )
-        })
+        .map(|(s, r)| format!("{s} {}", r.map(Ratio::text).unwrap_or("–".into())))
         .collect::<Vec<_>>()
         .join(", ");
     let cost = table1.map(|t| {
@@ -536,98 +640,168 @@ fn conclusions(cells: &[CellSummary], table1: Option<&Table1>) -> Vec<Conclusion
         .and_then(|c| c.iter().map(|(_, v)| *v).reduce(f64::max));
 
     // 1. More robust at a small accuracy cost.
-    let known: Vec<f64> = ratios.iter().filter_map(|(_, r)| *r).collect();
-    let first = Conclusion {
-        claim: "Test-time dropout makes the network more robust at a small accuracy cost.".into(),
-        rule: "confirmed when every dropout scheme's MAD, averaged over the attack × goal rows relative to `none`, exceeds 1 and no scheme costs more than 1 point of test accuracy (Table 1); refuted when no scheme's exceeds 1; partly otherwise.".into(),
-        verdict: if known.is_empty() {
+    let known: Vec<Option<bool>> = ratios
+        .iter()
+        .filter_map(|(_, r)| r.map(|r| r.above(1.0)))
+        .collect();
+    let cheap = max_cost.is_some_and(|c| c <= 1.0);
+    let first = conclusion(
+        "Test-time dropout makes the network more robust at a small accuracy cost.",
+        "confirmed when every dropout scheme's MAD, averaged over the attack × goal rows relative to `none`, exceeds 1 and no scheme costs more than 1 point of test accuracy (Table 1); refuted when no scheme's exceeds 1; partly otherwise. A ratio counts only when its 95 % interval is clear of 1; when the verdict would change within the intervals, there are too few adversarials to judge.",
+        if known.is_empty() {
             Verdict::Undecided
-        } else if known.iter().all(|r| *r > 1.0) && max_cost.is_some_and(|c| c <= 1.0) {
-            Verdict::Confirmed
-        } else if known.iter().all(|r| *r <= 1.0) {
-            Verdict::Refuted
         } else {
-            Verdict::PartlyConfirmed
+            judge(
+                &known,
+                |_| true,
+                |above| {
+                    if above.iter().all(|a| *a) && cheap {
+                        Verdict::Confirmed
+                    } else if above.iter().all(|a| !*a) {
+                        Verdict::Refuted
+                    } else {
+                        Verdict::PartlyConfirmed
+                    }
+                },
+            )
         },
-        evidence: format!(
-            "Mean MAD relative to no dropout: {ratio_text}. Test-accuracy cost (points): {}.",
-            cost.map(|c| c.iter().map(|(s, v)| format!("{s} {v:.2}")).collect::<Vec<_>>().join(", "))
+        format!(
+            "Mean MAD relative to no dropout, with 95 % intervals: {ratio_text}. Test-accuracy cost (points): {}.",
+            cost.map(|c| c
+                .iter()
+                .map(|(s, v)| format!("{s} {v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "))
                 .unwrap_or("Table 1 not recorded".into())
         ),
-    };
+    );
 
     // 2. FC > feature > input.
-    let single: Vec<(&str, f64)> = ratios
+    let single: Vec<(&str, Ratio)> = ratios
         .iter()
         .filter(|(s, _)| ["input", "feature", "fc"].contains(s))
         .filter_map(|(s, r)| Some((*s, (*r)?)))
         .collect();
     let mut ranked = single.clone();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let order: Vec<&str> = ranked.iter().map(|(s, _)| *s).collect();
-    let second = Conclusion {
-        claim: "Fully-connected dropout is the most efficient place, then feature, then input.".into(),
-        rule: "the three single-site schemes ranked by mean MAD relative to `none`: confirmed when the order is fc > feature > input, partly when fc comes first, refuted otherwise.".into(),
-        verdict: if order.len() < 3 {
-            Verdict::Undecided
-        } else if order == ["fc", "feature", "input"] {
-            Verdict::Confirmed
-        } else if order[0] == "fc" {
-            Verdict::PartlyConfirmed
-        } else {
-            Verdict::Refuted
-        },
-        evidence: format!("Order measured: {}.", ranked.iter().map(|(s, r)| format!("{s} ({r:.2}×)")).collect::<Vec<_>>().join(" > ")),
+    ranked.sort_by(|a, b| b.1.mean.total_cmp(&a.1.mean));
+    let second_verdict = if single.len() < 3 {
+        Verdict::Undecided
+    } else {
+        let get = |s: &str| single.iter().find(|(n, _)| *n == s).unwrap().1;
+        let (fc, feature, input) = (get("fc"), get("feature"), get("input"));
+        // a > b decided when the interval of the difference is clear of 0.
+        let greater = |a: Ratio, b: Ratio| {
+            Ratio {
+                mean: a.mean - b.mean,
+                half_width: (a.half_width.powi(2) + b.half_width.powi(2)).sqrt(),
+            }
+            .above(0.0)
+        };
+        let facts = [
+            greater(fc, feature),
+            greater(feature, input),
+            greater(fc, input),
+        ];
+        // Orders are transitive: fc > feature > input forces fc > input, and so on.
+        let transitive = |c: &[bool]| !(c[0] && c[1] && !c[2]) && !(!c[0] && !c[1] && c[2]);
+        judge(&facts, transitive, |c| {
+            if c[0] && c[1] {
+                Verdict::Confirmed
+            } else if c[0] && c[2] {
+                Verdict::PartlyConfirmed
+            } else {
+                Verdict::Refuted
+            }
+        })
     };
+    let second = conclusion(
+        "Fully-connected dropout is the most efficient place, then feature, then input.",
+        "the three single-site schemes ranked by mean MAD relative to `none`: confirmed when the order is fc > feature > input, partly when fc comes first, refuted otherwise. Two schemes are ordered only when the 95 % interval of their difference is clear of 0; when the verdict would change within the intervals, there are too few adversarials to judge.",
+        second_verdict,
+        format!(
+            "Order measured: {}.",
+            ranked
+                .iter()
+                .map(|(s, r)| format!("{s} ({})", r.text()))
+                .collect::<Vec<_>>()
+                .join(" > ")
+        ),
+    );
 
     // 3. Per attack.
-    let dropout_mean = |goal: Goal, attack: &str| -> Option<f64> {
-        let r: Vec<f64> = dropout
+    let dropout_mean = |goal: Goal, attack: &str| -> Option<Ratio> {
+        let r: Vec<Ratio> = dropout
             .iter()
             .filter_map(|s| mad_ratio(cells, goal, attack, s))
             .collect();
-        (!r.is_empty()).then(|| r.iter().sum::<f64>() / r.len() as f64)
+        Ratio::mean_of(&r)
     };
-    let checks = [
+    // Within ±20 %: decided when the interval lies inside the band or wholly outside it.
+    let within = |r: Ratio| {
+        if r.low() >= 0.8 && r.high() <= 1.2 {
+            Some(true)
+        } else if r.high() < 0.8 || r.low() > 1.2 {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let checks: [(&str, Option<(Ratio, Option<bool>)>); 4] = [
         (
             "targeted L-BFGS MAD grows",
-            dropout_mean(Goal::Targeted, "lbfgs").map(|r| (r, r > 1.0)),
+            dropout_mean(Goal::Targeted, "lbfgs").map(|r| (r, r.above(1.0))),
         ),
         (
             "targeted FGSM MAD grows",
-            dropout_mean(Goal::Targeted, "fgsm").map(|r| (r, r > 1.0)),
+            dropout_mean(Goal::Targeted, "fgsm").map(|r| (r, r.above(1.0))),
         ),
         (
             "targeted JSMA MAD barely moves (within ±20 %)",
-            dropout_mean(Goal::Targeted, "jsma").map(|r| (r, (r - 1.0).abs() <= 0.2)),
+            dropout_mean(Goal::Targeted, "jsma").map(|r| (r, within(r))),
         ),
         (
             "top-3 JSMA MAD shrinks",
-            dropout_mean(Goal::Top3, "jsma").map(|r| (r, r < 1.0)),
+            dropout_mean(Goal::Top3, "jsma").map(|r| (r, r.above(1.0).map(|above| !above))),
         ),
     ];
-    let decided: Vec<bool> = checks.iter().filter_map(|(_, c)| c.map(|c| c.1)).collect();
-    let third = Conclusion {
-        claim: "The effect differs per attack: targeted L-BFGS and FGSM get harder (larger MAD), targeted JSMA barely changes, top-3 JSMA gets easier.".into(),
-        rule: "four checks on the MAD under dropout relative to `none`, averaged over the four dropout schemes; confirmed when all hold, refuted when none does, partly otherwise.".into(),
-        verdict: if decided.len() < checks.len() {
+    let facts: Vec<Option<bool>> = checks.iter().filter_map(|(_, c)| c.map(|c| c.1)).collect();
+    let third = conclusion(
+        "The effect differs per attack: targeted L-BFGS and FGSM get harder (larger MAD), targeted JSMA barely changes, top-3 JSMA gets easier.",
+        "four checks on the MAD under dropout relative to `none`, averaged over the four dropout schemes; confirmed when all hold, refuted when none does, partly otherwise. A check counts only when the ratio's 95 % interval decides it; when the verdict would change within the intervals, there are too few adversarials to judge.",
+        if facts.len() < checks.len() {
             Verdict::Undecided
-        } else if decided.iter().all(|b| *b) {
-            Verdict::Confirmed
-        } else if decided.iter().all(|b| !*b) {
-            Verdict::Refuted
         } else {
-            Verdict::PartlyConfirmed
+            judge(
+                &facts,
+                |_| true,
+                |holds| {
+                    if holds.iter().all(|b| *b) {
+                        Verdict::Confirmed
+                    } else if holds.iter().all(|b| !*b) {
+                        Verdict::Refuted
+                    } else {
+                        Verdict::PartlyConfirmed
+                    }
+                },
+            )
         },
-        evidence: checks
+        checks
             .iter()
             .map(|(what, c)| match c {
-                Some((r, ok)) => format!("{what}: {r:.2}× ({})", if *ok { "holds" } else { "fails" }),
+                Some((r, ok)) => format!(
+                    "{what}: {} ({})",
+                    r.text(),
+                    match ok {
+                        Some(true) => "holds",
+                        Some(false) => "fails",
+                        None => "undecided within the interval",
+                    }
+                ),
                 None => format!("{what}: not run or not finished"),
             })
             .collect::<Vec<_>>()
             .join("; ")
             + ".",
-    };
+    );
     vec![first, second, third]
 }

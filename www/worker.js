@@ -34,8 +34,29 @@ async function fetchWithProgress(url, what) {
   return bytes;
 }
 
+// One of the weight sets in www/model/ (listed in index.json), checked against its model card.
+async function loadShipped(base, cardFile) {
+  const response = await fetch(new URL(`www/model/${cardFile}`, base));
+  if (!response.ok) throw new Error(`model card ${cardFile}: the server answered ${response.status}`);
+  const card = await response.json();
+  const weights = await fetchWithProgress(new URL(`www/model/${card.weights_file}`, base), 'weights');
+  const sha256 = lab.loadWeights(weights, `www/model/${card.weights_file}`, card.weights_sha256);
+  return { card, sha256 };
+}
+
+// The correctly classified test images a run draws from: enough that even targeted FGSM
+// (≈ 20 % success) fills N. Built once per size and weights (loading weights resets it).
+async function poolFor(config) {
+  const limit = Math.min(10000, 100 + 40 * config.samples);
+  if (!pool || pool.limit !== limit) {
+    progress({ what: 'pool', limit });
+    pool = { limit, indices: Uint32Array.from(await lab.candidates(limit)) };
+  }
+  return pool.indices;
+}
+
 const ops = {
-  async start({ backend, base }) {
+  async start({ backend, base, weights }) {
     await init();
     const wanted = backend === 'auto' ? (self.navigator.gpu ? 'webgpu' : 'cpu') : backend;
     let fallback = null;
@@ -53,9 +74,12 @@ const ops = {
       const i = a && a.info;
       if (i) adapter = [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || adapter;
     }
-    const card = await (await fetch(new URL('www/model/advdrop-cnn.json', base))).json();
-    const weights = await fetchWithProgress(new URL(`www/model/${card.weights_file}`, base), 'weights');
-    const sha256 = lab.loadWeights(weights, `www/model/${card.weights_file}`, card.weights_sha256);
+    // The weights the page asked for: one of the shipped sets (by its model card) or the
+    // user's own file, so a restart (cancel, backend switch) keeps what the user chose.
+    const loaded = weights && weights.bytes
+      ? { card: null, sha256: lab.loadWeights(weights.bytes, weights.name, undefined) }
+      : await loadShipped(base, weights?.card ?? 'advdrop-cnn.json');
+    const { card, sha256 } = loaded;
     weightsSha = sha256;
     let testSize = 0;
     let dataError = null;
@@ -67,6 +91,13 @@ const ops = {
       dataError = String(e.message || e);
     }
     return { backend: lab.backend, adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers() };
+  },
+
+  async useShipped({ base, card }) {
+    const loaded = await loadShipped(base, card);
+    weightsSha = loaded.sha256;
+    pool = null;
+    return loaded;
   },
 
   async loadWeights({ bytes, name }) {
@@ -106,18 +137,15 @@ const ops = {
 
   async report({ config }) {
     const stored = await store.cells(await store.configKey(config, weightsSha));
-    return lab.report(config, stored.map((s) => s.stored), pool ? pool.indices.length : 0);
+    // The pool the cells drew from, rebuilt after a reload (the report states its size).
+    const indices = stored.length ? await poolFor(config) : [];
+    return lab.report(config, stored.map((s) => s.stored), indices.length);
   },
 
   async experiment({ config }) {
     cancelled = false;
     const key = await store.configKey(config, weightsSha);
-    // Enough correctly classified images that even targeted FGSM (≈ 20 % success) fills N.
-    const limit = Math.min(10000, 100 + 40 * config.samples);
-    if (!pool || pool.limit !== limit) {
-      progress({ what: 'pool', limit });
-      pool = { limit, indices: Uint32Array.from(await lab.candidates(limit)) };
-    }
+    await poolFor(config);
     const cells = lab.cells(config);
     const total = cells.length;
     for (const [i, cell] of cells.entries()) {

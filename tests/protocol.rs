@@ -519,6 +519,17 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&other.stderr).contains("another configuration"));
+    // Other weights (one weight changed, no model card) may not continue the run: a cell would
+    // mix two models.
+    let mut bytes = std::fs::read(common::shipped_weights_path()).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    let changed = out.with_extension("safetensors");
+    std::fs::write(&changed, &bytes).unwrap();
+    let mixed = run(&["--resume", "--weights", changed.to_str().unwrap()]);
+    assert!(!mixed.status.success());
+    let stderr = String::from_utf8_lossy(&mixed.stderr);
+    assert!(stderr.contains("it attacked other weights"), "{stderr}");
+    std::fs::remove_file(&changed).unwrap();
 
     // A run of more attacks takes the DeepFool cells from this one instead of redoing them
     // (--report-only: nothing else is attacked), and a run with other samples is refused.

@@ -15,6 +15,7 @@ use crate::experiment::protocol::{
     self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
 };
 use crate::experiment::report::{Report, RunInfo};
+use crate::experiment::run::RunId;
 use crate::experiment::{Table1, figures};
 use crate::model::DropoutScheme;
 
@@ -112,16 +113,16 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
             args.samples, args.seed
         ))
     });
-    prepare_out(&out, &config, args.resume)?;
-    if let Some(from) = &args.merge {
-        let merged = merge_cells(&out, &config, from)?;
-        eprintln!("merged {merged} finished cells from {}", from.display());
-    }
-
     let mnist = super::load_mnist(&cli.mnist)?;
     let device = cli.backend.device().autodiff();
     let loaded = super::load_model(args.weights.as_deref(), &device)?;
     super::describe(&loaded);
+    let run_id = RunId::new(&loaded.sha256, &mnist.test);
+    prepare_out(&out, &config, &run_id, args.resume)?;
+    if let Some(from) = &args.merge {
+        let merged = merge_cells(&out, &config, &run_id, from)?;
+        eprintln!("merged {merged} finished cells from {}", from.display());
+    }
     let model = loaded.model;
     let plain = model.valid();
     let plain_device = device.clone().without_autodiff();
@@ -242,7 +243,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
 }
 
 /// Refuses to mix runs: an existing directory needs --resume and the same configuration.
-fn prepare_out(out: &Path, config: &ProtocolConfig, resume: bool) -> Result<()> {
+fn prepare_out(out: &Path, config: &ProtocolConfig, run_id: &RunId, resume: bool) -> Result<()> {
     let path = out.join("config.json");
     let wanted = serde_json::to_string_pretty(config)?;
     if path.is_file() {
@@ -260,15 +261,38 @@ fn prepare_out(out: &Path, config: &ProtocolConfig, resume: bool) -> Result<()> 
                 path.display()
             );
         }
-        return Ok(());
+        return check_run_id(out, run_id, "--resume");
     }
     std::fs::create_dir_all(out.join("cells"))
         .with_context(|| format!("creating {}", out.display()))?;
-    write_atomically(&path, wanted.as_bytes())
+    write_atomically(&path, wanted.as_bytes())?;
+    check_run_id(out, run_id, "--resume")
+}
+
+/// The run in `dir` must be this one (same weights, same data): `run.json` says which it is.
+/// A run from before `run.json` existed is taken as this one, and the file is written.
+fn check_run_id(dir: &Path, run_id: &RunId, what: &str) -> Result<()> {
+    let path = dir.join("run.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let stored: RunId = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a run's identity", path.display()))?;
+            run_id.continues(&stored).map_err(|why| {
+                anyhow::anyhow!(
+                    "{what}: the run in {} cannot continue here: {why}",
+                    dir.display()
+                )
+            })
+        }
+        Err(_) => write_atomically(&path, serde_json::to_string_pretty(run_id)?.as_bytes()),
+    }
 }
 
 /// Copies the finished cells of the run in `from` that this run has and has not finished.
-fn merge_cells(out: &Path, config: &ProtocolConfig, from: &Path) -> Result<usize> {
+fn merge_cells(out: &Path, config: &ProtocolConfig, run_id: &RunId, from: &Path) -> Result<usize> {
+    if from.join("run.json").is_file() {
+        check_run_id(from, run_id, "--merge")?;
+    }
     let path = from.join("config.json");
     let other: ProtocolConfig = serde_json::from_str(
         &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,

@@ -126,6 +126,16 @@ impl Split {
         }
     }
 
+    /// sha256 of the decoded split (every image's pixels, then the labels): what a run records
+    /// of its data, whatever file format or compression held it.
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(&self.pixels);
+        hash.update(&self.labels);
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Mean pixel on the 0–255 scale (33.3184 for MNIST's training file: a loader check).
     pub fn mean_pixel(&self) -> f64 {
         self.pixels.iter().map(|&p| p as f64).sum::<f64>() / self.pixels.len().max(1) as f64

@@ -4,6 +4,7 @@ pub mod figures;
 pub mod paper;
 pub mod protocol;
 pub mod report;
+pub mod run;
 pub mod table1;
 
 pub use table1::{DEFAULT_REPEATS, Table1, Table1Config, Table1Progress, Table1Row, table1};

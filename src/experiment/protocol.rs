@@ -298,7 +298,19 @@ pub async fn attack_cell(
     clock: &dyn Fn() -> Duration,
     mut after_batch: impl FnMut(&AttackCell) -> ControlFlow<()>,
 ) -> Result<(), AttackError> {
+    if cell.attempted > candidates.len() {
+        return Err(AttackError::Shape(format!(
+            "cell {} has attempted {} images but the pool holds {}: it belongs to another run (other weights or data)",
+            id.key(),
+            cell.attempted,
+            candidates.len()
+        )));
+    }
     while !cell.finished {
+        if cell.attempted == candidates.len() {
+            cell.finished = true; // the pool is exhausted
+            break;
+        }
         let started = clock();
         let needed = config.samples - cell.samples.len();
         // Size the batch to what is still needed at the success rate seen so far.

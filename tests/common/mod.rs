@@ -28,6 +28,11 @@ pub fn raw_file(name: &str) -> Vec<u8> {
     advdrop::data::idx::decompress(name, &gz).expect("gunzip")
 }
 
+/// Where the shipped weight file is in the repository.
+pub fn shipped_weights_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/model/advdrop-cnn.safetensors")
+}
+
 /// The shipped weights on `device`, checked against their model card.
 pub fn shipped_model(device: &burn::tensor::Device) -> advdrop::model::Cnn {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/model");

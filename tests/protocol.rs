@@ -5,16 +5,14 @@
 
 mod common;
 
-use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
-use advdrop::attack::{AttackKind, DeepFool, Distances, Jsma, Mode, Victim};
+use advdrop::attack::{AttackKind, DeepFool, Distances, Fgsm, Mode, Victim};
 use advdrop::eval::Recognition;
-use advdrop::experiment::protocol::{
-    self, AttackCell, CellId, Goal, ProtocolConfig, Sample, attack_cell, recognise_cell,
-};
+use advdrop::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig, Sample};
 use advdrop::experiment::report::{Report, RunInfo, Verdict};
+use advdrop::experiment::run::{self, Step};
 use advdrop::model::DropoutScheme;
 use burn::module::Module;
 use burn::tensor::Device;
@@ -27,12 +25,12 @@ fn config() -> ProtocolConfig {
     ProtocolConfig {
         samples: 4,
         seed: 11,
-        // A short JSMA budget: Foolbox's JSMA runs every step of an image it fails on, and
-        // this run is repeated several times (reproducibility, not the attack, is tested here).
+        // A short FGSM sweep (50 ε) and DeepFool: reproducibility and resumption are tested
+        // here, not the attacks, and the run is repeated several times.
         attacks: vec![
-            AttackKind::Jsma(Jsma {
-                max_iterations: 300,
-                ..Jsma::default()
+            AttackKind::Fgsm(Fgsm {
+                steps: 50,
+                ..Fgsm::default()
             }),
             AttackKind::DeepFool(DeepFool::default()),
         ],
@@ -45,8 +43,9 @@ fn config() -> ProtocolConfig {
     }
 }
 
-/// Runs the cells of `config` from `cells` (fresh where missing); `stop_after` batches per
-/// cell at most (then the caller resumes).
+/// Runs the cells of `config` from `cells` (fresh where missing) through the library's run
+/// steps, as the CLI and the page drive them; `stop_after` steps per cell at most (then the
+/// caller resumes).
 fn run_cells(
     config: &ProtocolConfig,
     mut cells: Vec<AttackCell>,
@@ -76,32 +75,23 @@ fn run_cells(
             cells.push(AttackCell::new(id));
         }
         let cell = &mut cells[k];
-        let start = cell.batches;
-        pollster::block_on(attack_cell(
-            victim,
-            test,
-            &candidates,
-            config,
-            id,
-            cell,
-            &zero,
-            |c| match stop_after {
-                Some(n) if c.batches - start >= n => ControlFlow::Break(()),
-                _ => ControlFlow::Continue(()),
-            },
-        ))
-        .unwrap();
-        if cell.finished {
-            pollster::block_on(recognise_cell(
+        let mut steps = 0;
+        while Step::of(config, cell, candidates.len()) != Step::Done
+            && stop_after.is_none_or(|n| steps < n)
+        {
+            pollster::block_on(run::advance(
+                victim,
                 &plain,
                 &plain_device,
+                test,
+                &candidates,
                 config,
                 id,
                 cell,
                 &zero,
-                |_| ControlFlow::Continue(()),
             ))
             .unwrap();
+            steps += 1;
         }
     }
     cells
@@ -128,7 +118,7 @@ fn a_seed_reproduces_a_run_and_a_resumed_run_equals_an_uninterrupted_one() {
     assert_eq!(
         whole.len(),
         6,
-        "2 targeted JSMA cells… DeepFool has no targeted cells"
+        "2 targeted FGSM cells, 2 top-3 FGSM, 2 top-3 DeepFool: DeepFool has no targeted cells"
     );
     for cell in &whole {
         assert!(cell.finished);
@@ -178,7 +168,8 @@ fn a_seed_reproduces_a_run_and_a_resumed_run_equals_an_uninterrupted_one() {
     );
     while partial
         .iter()
-        .any(|c| !c.finished || c.recognition.len() < 2)
+        // 60 bounds the pool: a cell whose pool ran out is finished by its next step.
+        .any(|c| Step::of(&config, c, 60) != Step::Done)
     {
         partial = run_cells(&config, checkpoint(&partial), Some(1));
     }
@@ -458,7 +449,9 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
             .output()
             .unwrap()
     };
-    let first = run(&[]);
+    // Two cells at once on two threads; the resumed and split runs below take one at a time
+    // and must report the same numbers.
+    let first = run(&["--jobs", "2"]);
     assert!(
         first.status.success(),
         "{}",
@@ -471,7 +464,7 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("pass --resume"));
     // Drop one finished cell: --resume redoes exactly it and reports the same numbers.
     std::fs::remove_file(out.join("cells/top3-deepfool-fc.json")).unwrap();
-    let resumed = run(&["--resume"]);
+    let resumed = run(&["--resume", "--jobs", "1"]);
     assert!(
         resumed.status.success(),
         "{}",

@@ -3,7 +3,8 @@
 
 // Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
 export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
-export const SCHEMES = ['none', 'input', 'feature', 'fc', 'all'];
+// The preset schemes, filled from the library's catalogue when the worker starts.
+export const SCHEMES = [];
 
 const charts = new Map();
 

@@ -75,6 +75,7 @@ async function start(backend) {
     return;
   }
   $('status-progress').hidden = true;
+  buildMenus(info.catalogue);
   const name = info.backend === 'webgpu' ? 'WebGPU' : 'CPU';
   $('status-backend').textContent = `backend: ${name} — ${info.adapter}${info.fallback ? ` (WebGPU unavailable: ${info.fallback})` : ''}`;
   $('status-backend').dataset.backend = info.backend;
@@ -174,13 +175,25 @@ tabs.forEach((t, i) => {
 
 // ---------------------------------------------------------------- attack lab
 
-for (const sel of document.querySelectorAll('select.schemes')) {
-  sel.innerHTML = SCHEMES.map((s) => `<option value="${s}">${s}</option>`).join('');
-}
-// The attacker modes (About explains them); values are what the wasm side parses.
-const MODES = [['paper', 'paper (fresh masks)'], ['fixed-mask', 'fixed mask (sanity check)'], ['eot:10', 'EOT, 10 passes (adaptive)']];
-for (const sel of document.querySelectorAll('select.modes')) {
-  sel.innerHTML = MODES.map(([value, text]) => `<option value="${value}">${text}</option>`).join('');
+// The menus come from the library's catalogue (attacks, goals, schemes, attacker modes), once,
+// when the first worker has started: the page keeps no list of its own.
+let catalogue = null;
+function buildMenus(cat) {
+  if (catalogue) return;
+  catalogue = cat;
+  SCHEMES.push(...cat.schemes.map((s) => s.name));
+  const options = (items) => items.map((i) => `<option value="${i.name}">${i.title}</option>`).join('');
+  const boxes = (name, items, on) => items.map((i) => `<label><input type="checkbox" name="${name}" value="${i.name}"${on(i) ? ' checked' : ''}> ${i.title}</label>`).join('');
+  for (const sel of document.querySelectorAll('select.schemes')) sel.innerHTML = options(cat.schemes.map((s) => ({ name: s.name, title: s.name })));
+  for (const sel of document.querySelectorAll('select.modes')) sel.innerHTML = options(cat.modes);
+  $('attack').innerHTML = cat.attacks.map((a) => `<option value="${a.name}" title="${a.summary}">${a.title}</option>`).join('');
+  $('attack').value = 'fgsm';
+  $('goal').innerHTML = options(cat.goals);
+  $('exp-attacks').innerHTML = boxes('exp-attack', cat.attacks.filter((a) => a.in_paper), (a) => a.page_default);
+  $('exp-goals').innerHTML = boxes('exp-goal', cat.goals, () => true);
+  $('exp-schemes').innerHTML = boxes('exp-scheme', cat.schemes.map((s) => ({ name: s.name, title: s.name })), () => true);
+  for (const input of document.querySelectorAll('#exp-attacks input, #exp-goals input, #exp-schemes input')) input.addEventListener('change', () => { if (!running) showStored(); });
+  $('about-attacks').innerHTML = cat.attacks.map((a) => `<li><b>${a.title}</b> (<code>${a.name}</code>): ${a.summary}. Defaults: ${a.source}.</li>`).join('');
 }
 $('target').innerHTML = Array.from({ length: 10 }, (_, c) => `<option value="${c}">${c}</option>`).join('');
 
@@ -262,10 +275,6 @@ async function runAttack() {
   if (!selected) { $('attack-status').textContent = 'Pick, draw or drop a digit first.'; return; }
   const goal = $('goal').value;
   const attack = $('attack').value;
-  if (attack === 'deepfool' && goal === 'targeted') {
-    $('attack-status').textContent = 'DeepFool has no targeted form (the paper uses it for top-3 only): choose top-3.';
-    return;
-  }
   const target = Number($('target').value);
   if (goal === 'targeted' && target === selected.label) {
     $('attack-status').textContent = 'The target must differ from the label.';
@@ -335,7 +344,6 @@ async function showResult(out, request, target) {
 
 // ---------------------------------------------------------------- experiment
 
-$('exp-schemes').innerHTML = SCHEMES.map((s) => `<label><input type="checkbox" name="exp-scheme" value="${s}" checked> ${s}</label>`).join('');
 
 const checked = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 function expConfig() {
@@ -372,8 +380,8 @@ function showCell(key, stored, state, seconds, config) {
   const recognised = Object.keys(c.recognition).length;
   tr.children[1].textContent = `${c.samples.length}/${config.samples}`;
   tr.children[2].textContent = c.attempted;
-  const done = c.finished && recognised >= config.schemes.length;
-  tr.children[3].textContent = done ? 'done' : state === 'cancelled' ? 'paused' : c.finished ? `recognising ${recognised}/${config.schemes.length}` : state;
+  const done = stored.next === 'done';
+  tr.children[3].textContent = done ? 'done' : state === 'cancelled' ? 'paused' : stored.next === 'recognise' ? `recognising ${recognised}/${config.schemes.length}` : state;
   tr.dataset.state = done ? 'done' : state;
   tr.children[4].textContent = `${(c.attack_seconds + c.recognition_seconds).toFixed(1)} s`;
 }
@@ -457,7 +465,7 @@ async function showStored() {
   box.innerHTML = '';
   for (const goal of config.goals) {
     for (const attack of config.attacks) {
-      if (goal === 'targeted' && attack === 'deepfool') continue;
+      if (!catalogue.attacks.find((a) => a.name === attack)?.goals.includes(goal)) continue;
       const fig = document.createElement('figure');
       const c = document.createElement('canvas');
       c.id = `heat-${goal}-${attack}`;

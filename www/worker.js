@@ -1,7 +1,7 @@
 // The Web Worker that hosts the wasm module, so the page never freezes (not even on the
 // single-threaded CPU backend). The page sends {id, op, ...} messages; every reply carries
 // the same id. Long runs post {type: 'progress'} events and stop between steps on 'cancel'.
-import init, { createLab, paperNumbers } from '../advdrop.js';
+import init, { createLab, paperNumbers, catalogue } from '../advdrop.js';
 import * as store from './store.js';
 
 let lab = null;
@@ -90,7 +90,7 @@ const ops = {
     } catch (e) {
       dataError = String(e.message || e);
     }
-    return { backend: lab.backend, adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers() };
+    return { backend: lab.backend, adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers(), catalogue: catalogue() };
   },
 
   async useShipped({ base, card }) {
@@ -152,7 +152,9 @@ const ops = {
       let stored = await store.get(key, cell.key);
       const started = performance.now();
       for (;;) {
-        if (stored && stored.cell.finished && Object.keys(stored.cell.recognition).length >= config.schemes.length) break;
+        // The library says when a cell is done (a cell stored before it said so takes one
+        // step that finds nothing to do).
+        if (stored && stored.next === 'done') break;
         await breathe();
         if (cancelled) {
           progress({ what: 'cell', index: i, total, cell, stored, state: 'cancelled' });

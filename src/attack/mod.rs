@@ -6,6 +6,7 @@
 //! semantics for free: fresh masks per call, every prediction checked, the best adversarial
 //! tracked over all calls, queries counted.
 
+pub mod catalogue;
 pub mod criterion;
 pub mod deepfool;
 pub mod distance;
@@ -233,6 +234,11 @@ impl AttackKind {
     pub fn supports_targeted(&self) -> bool {
         !matches!(self, Self::DeepFool(_))
     }
+
+    /// The attack's catalogue entry.
+    pub fn entry(&self) -> &'static catalogue::AttackEntry {
+        catalogue::attack(self.name()).expect("every attack has a catalogue entry")
+    }
 }
 
 impl Attack for AttackKind {
@@ -272,23 +278,17 @@ impl fmt::Display for AttackKind {
 
 /// An unknown attack name.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown attack '{0}': use lbfgs, fgsm, jsma, jsma-pairs or deepfool")]
+#[error("unknown attack '{0}': use {names}", names = catalogue::ATTACKS.map(|a| a.name).join(", "))]
 pub struct UnknownAttack(String);
 
 impl FromStr for AttackKind {
     type Err = UnknownAttack;
 
-    /// `lbfgs`, `fgsm`, `jsma` (Foolbox's fast variant), `jsma-pairs` (Papernot's), `deepfool`,
-    /// each with its paper-mode defaults.
+    /// A name of the [`catalogue`], with the attack's defaults.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "lbfgs" | "l-bfgs" => Self::Lbfgs(Lbfgs::default()),
-            "fgsm" => Self::Fgsm(Fgsm::default()),
-            "jsma" => Self::Jsma(Jsma::default()),
-            "jsma-pairs" => Self::Jsma(Jsma::pairs()),
-            "deepfool" => Self::DeepFool(DeepFool::default()),
-            _ => return Err(UnknownAttack(s.to_owned())),
-        })
+        catalogue::attack(s)
+            .map(|entry| (entry.make)())
+            .ok_or_else(|| UnknownAttack(s.to_owned()))
     }
 }
 

@@ -39,6 +39,13 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The modes front ends offer, as `(name, what a menu says)`; every name parses.
+    pub const MENU: [(&'static str, &'static str); 3] = [
+        ("paper", "paper (fresh masks)"),
+        ("fixed-mask", "fixed mask (sanity check)"),
+        ("eot:10", "EOT, 10 passes (adaptive)"),
+    ];
+
     pub fn is_paper(&self) -> bool {
         *self == Mode::Paper
     }

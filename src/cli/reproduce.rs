@@ -1,7 +1,6 @@
 //! `advdrop reproduce`: the paper's protocol (Tables 2–5, Figures 2–3) with per-batch
 //! checkpoints, so an interrupted run resumes where it stopped.
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,13 +8,15 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use clap::Args;
 
+use indicatif::MultiProgress;
+
 use super::{Cli, bar};
 use crate::attack::{AttackKind, Mode, Outputs, Victim};
 use crate::experiment::protocol::{
     self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
 };
 use crate::experiment::report::{Report, RunInfo};
-use crate::experiment::run::RunId;
+use crate::experiment::run::{self, RunId, Step};
 use crate::experiment::{Table1, figures};
 use crate::model::DropoutScheme;
 
@@ -27,11 +28,11 @@ pub struct ReproduceArgs {
     /// Seed of targets and dropout masks.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Attacks, comma-separated: lbfgs, fgsm, jsma, jsma-pairs, deepfool.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lbfgs,fgsm,jsma,deepfool"
+        default_value = "lbfgs,fgsm,jsma,deepfool",
+        help = crate::experiment::catalogue::attacks_help()
     )]
     pub attacks: Vec<AttackKind>,
     /// Generating (and test) schemes, ';'-separated presets or rates "in,feat,fc".
@@ -83,6 +84,10 @@ pub struct ReproduceArgs {
     /// other cells are reported as they stand in --out.
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
     pub cells: Vec<String>,
+    /// Cells attacked at once, each on its own thread with its own copy of the model (default:
+    /// the machine's cores). The numbers do not depend on it: every cell has its own streams.
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
@@ -123,17 +128,8 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         let merged = merge_cells(&out, &config, &run_id, from)?;
         eprintln!("merged {merged} finished cells from {}", from.display());
     }
-    let model = loaded.model;
-    let plain = model.valid();
+    let plain = loaded.model.valid();
     let plain_device = device.clone().without_autodiff();
-    let victim = Victim {
-        model: &model,
-        inference: &plain,
-        scheme: DropoutScheme::NONE,
-        device: &device,
-        mode: config.mode,
-        outputs: config.outputs,
-    };
     let candidates = pollster::block_on(protocol::candidates(&plain, &mnist.test, &plain_device))?;
     eprintln!(
         "{} cells, {} correctly classified test images to draw from; checkpoints in {}",
@@ -142,71 +138,103 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         out.display()
     );
 
+    // The cells this process works on, shared by the worker threads (each takes the next).
+    let todo: Vec<CellId> = if args.report_only {
+        Vec::new()
+    } else {
+        config
+            .cells()
+            .into_iter()
+            .filter(|id| args.cells.is_empty() || args.cells.contains(&id.key()))
+            .collect()
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, todo.len().max(1));
+    let queue = std::sync::Mutex::new(todo.into_iter());
+    let bars = MultiProgress::new();
     let started = Instant::now();
-    let clock = || started.elapsed();
-    let mut cells = Vec::new();
-    for id in config.cells() {
-        let mut cell = load_cell(&out, &id)?.unwrap_or_else(|| AttackCell::new(&id));
-        let ours = args.cells.is_empty() || args.cells.contains(&id.key());
-        if args.report_only || !ours {
-            if !cell.samples.is_empty() {
-                cells.push(cell);
+    let work = |model: Option<&crate::model::Cnn>| -> Result<()> {
+        // Each thread its own model: burn's autodiff graph is per thread.
+        let own;
+        let model = match model {
+            Some(m) => m,
+            None => {
+                own = super::load_model(args.weights.as_deref(), &device)?.model;
+                &own
             }
-            continue;
-        }
-        if !cell.finished {
-            let progress = bar(
+        };
+        let plain = model.valid();
+        let victim = Victim {
+            model,
+            inference: &plain,
+            scheme: DropoutScheme::NONE,
+            device: &device,
+            mode: config.mode,
+            outputs: config.outputs,
+        };
+        let clock = || started.elapsed();
+        loop {
+            let Some(id) = queue.lock().expect("queue").next() else {
+                return Ok(());
+            };
+            let mut cell = load_cell(&out, &id)?.unwrap_or_else(|| AttackCell::new(&id));
+            let progress = bars.add(bar(
                 config.samples as u64,
                 "{prefix:>26} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
-            );
+            ));
             progress.set_prefix(id.key());
-            progress.set_position(cell.samples.len() as u64);
-            let mut saved: Result<()> = Ok(());
-            pollster::block_on(protocol::attack_cell(
-                victim,
-                &mnist.test,
-                &candidates,
-                &config,
-                &id,
-                &mut cell,
-                &clock,
-                |c| {
-                    progress.set_position(c.samples.len() as u64);
-                    progress.set_message(format!("ok of {} tried", c.attempted));
-                    saved = save_cell(&out, &id, c);
-                    if saved.is_ok() {
-                        ControlFlow::Continue(())
-                    } else {
-                        ControlFlow::Break(())
-                    }
-                },
-            ))
-            .with_context(|| format!("attacking cell {}", id.key()))?;
-            saved?;
+            let mut next = Step::of(&config, &cell, candidates.len());
+            while next != Step::Done {
+                progress.set_position(cell.samples.len() as u64);
+                progress.set_message(match next {
+                    Step::Attack => format!("ok of {} tried", cell.attempted),
+                    _ => format!(
+                        "recognising {}/{}",
+                        cell.recognition.len(),
+                        config.schemes.len()
+                    ),
+                });
+                next = pollster::block_on(run::advance(
+                    victim,
+                    &plain,
+                    &plain_device,
+                    &mnist.test,
+                    &candidates,
+                    &config,
+                    &id,
+                    &mut cell,
+                    &clock,
+                ))
+                .with_context(|| format!("cell {}", id.key()))?;
+                save_cell(&out, &id, &cell)?;
+            }
             progress.finish_and_clear();
+            bars.remove(&progress);
+            let _ = bars.println(Report::cell_line(&cell));
         }
-        if cell.recognition.len() < config.schemes.len() {
-            let mut saved: Result<()> = Ok(());
-            pollster::block_on(protocol::recognise_cell(
-                &plain,
-                &plain_device,
-                &config,
-                &id,
-                &mut cell,
-                &clock,
-                |c| {
-                    saved = save_cell(&out, &id, c);
-                    if saved.is_ok() {
-                        ControlFlow::Continue(())
-                    } else {
-                        ControlFlow::Break(())
-                    }
-                },
-            ))?;
-            saved?;
+    };
+    if jobs == 1 {
+        work(Some(&loaded.model))?;
+    } else {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..jobs).map(|_| scope.spawn(|| work(None))).collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("a worker thread panicked"))
+                .collect::<Result<Vec<()>>>()
+        })?;
+    }
+    // The report: every cell of the run as it stands in --out (finished by this process, by
+    // another, or still going).
+    let mut cells = Vec::new();
+    for id in config.cells() {
+        if let Some(cell) = load_cell(&out, &id)?
+            && !cell.samples.is_empty()
+        {
+            cells.push(cell);
         }
-        eprintln!("{}", Report::cell_line(&cell));
-        cells.push(cell);
     }
 
     let table1 = load_table1(&out, &loaded.sha256);

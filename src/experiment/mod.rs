@@ -1,5 +1,6 @@
 //! Experiments: the paper's tables, computed and set beside the published figures.
 
+pub mod catalogue;
 pub mod figures;
 pub mod paper;
 pub mod protocol;

@@ -44,6 +44,14 @@ impl Goal {
             Goal::Top3 => "top3",
         }
     }
+
+    /// What a menu says.
+    pub fn title(self) -> &'static str {
+        match self {
+            Goal::Targeted => "targeted",
+            Goal::Top3 => "top-3 misclassification",
+        }
+    }
 }
 
 impl fmt::Display for Goal {
@@ -167,10 +175,8 @@ impl CellId {
     /// run has, so `--attacks fgsm` alone reproduces the FGSM cells of a full run.
     fn stream_base(&self) -> u64 {
         let goal = Goal::ALL.iter().position(|g| *g == self.goal).unwrap_or(0) as u64;
-        let attack = ["lbfgs", "fgsm", "jsma", "deepfool", "jsma-pairs"]
-            .iter()
-            .position(|a| *a == self.attack.name())
-            .unwrap_or(7) as u64;
+        // The catalogue's fixed id: every attack has its own (no silent fallback).
+        let attack = self.attack.entry().stream_id;
         let scheme = self
             .scheme
             .to_string()

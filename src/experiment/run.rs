@@ -1,10 +1,18 @@
-//! What makes a protocol run one run: the weights it attacks and the test images it draws from
-//! (its configuration is kept beside it). Resuming or merging checks them, so a run never mixes
-//! two models or two data sets in one cell.
+//! A protocol run: what makes it one run (the weights it attacks and the test images it draws
+//! from, its configuration kept beside it; resuming or merging checks them, so a run never mixes
+//! two models or two data sets in one cell), and its steps: what a cell needs next, and taking
+//! that step. Front ends only drive steps and persist cells.
 
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::protocol::{self, AttackCell, CellId, ProtocolConfig};
+use crate::attack::{AttackError, Victim};
 use crate::data::Split;
+use crate::model::Cnn;
 
 /// The identity of a run beyond its configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,4 +46,66 @@ impl RunId {
         }
         Ok(())
     }
+}
+
+/// What a cell of a run needs next. The one place that says when a cell is done: the CLI, the
+/// page's workers and the tests all ask here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// Attack one more batch of the pool.
+    Attack,
+    /// Recognise the adversarials under one more test scheme.
+    Recognise,
+    /// Every adversarial found and recognised under every scheme.
+    Done,
+}
+
+impl Step {
+    /// The next step of `cell`, which draws from a pool of `pool` images: attacking until it
+    /// has `config.samples` adversarials or the pool runs out, then recognising.
+    pub fn of(config: &ProtocolConfig, cell: &AttackCell, pool: usize) -> Step {
+        if !cell.finished && cell.samples.len() < config.samples && cell.attempted < pool {
+            Step::Attack
+        } else if cell.recognition.len() < config.schemes.len() {
+            Step::Recognise
+        } else {
+            Step::Done
+        }
+    }
+}
+
+/// Takes the next step of one cell (one batch of attacks, or one scheme's recognition) and
+/// says which step follows. The caller persists the cell after each step; a cell stopped
+/// between steps resumes exactly where it stopped.
+#[allow(clippy::too_many_arguments)]
+pub async fn advance(
+    victim: Victim<'_>,
+    plain: &Cnn,
+    plain_device: &Device,
+    test: &Split,
+    candidates: &[usize],
+    config: &ProtocolConfig,
+    id: &CellId,
+    cell: &mut AttackCell,
+    clock: &dyn Fn() -> Duration,
+) -> Result<Step, AttackError> {
+    match Step::of(config, cell, candidates.len()) {
+        Step::Attack => {
+            protocol::attack_cell(victim, test, candidates, config, id, cell, clock, |_| {
+                ControlFlow::Break(())
+            })
+            .await?
+        }
+        Step::Recognise => {
+            // The pool ran out before N adversarials: the cell is finished with what it has.
+            cell.finished = true;
+            protocol::recognise_cell(plain, plain_device, config, id, cell, clock, |_| {
+                ControlFlow::Break(())
+            })
+            .await?
+        }
+        Step::Done => {}
+    }
+    Ok(Step::of(config, cell, candidates.len()))
 }

@@ -30,6 +30,7 @@ use crate::eval::{self, MeanCi};
 use crate::experiment::paper;
 use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
 use crate::experiment::report::{Report, RunInfo};
+use crate::experiment::run::{self, Step};
 use crate::experiment::table1::{self, Table1Cell, Table1Progress};
 use crate::model::weights::sha256_hex;
 use crate::model::{Cnn, DropoutScheme, MaskRng};
@@ -217,6 +218,10 @@ struct StoredCell {
     cell: AttackCell,
     /// A plain array of numbers: IndexedDB and JSON both take it.
     adversarials: Vec<f32>,
+    /// What the cell needs next (`attack`, `recognise`, `done`), as the library's run decides
+    /// it: the page never judges a cell itself. Absent in cells stored before it existed.
+    #[serde(default)]
+    next: Option<Step>,
 }
 
 impl StoredCell {
@@ -238,10 +243,14 @@ impl StoredCell {
         Ok(cell)
     }
 
-    fn to_js(cell: AttackCell) -> Result<JsValue, JsValue> {
+    fn to_js(cell: AttackCell, next: Step) -> Result<JsValue, JsValue> {
         let mut cell = cell;
         let adversarials = std::mem::take(&mut cell.adversarials);
-        to_js(&StoredCell { cell, adversarials })
+        to_js(&StoredCell {
+            cell,
+            adversarials,
+            next: Some(next),
+        })
     }
 }
 
@@ -521,14 +530,6 @@ impl Lab {
             let id = from_js::<WebCell>(cell)?.id(&config)?;
             let mut cell = StoredCell::from_js(stored, &id)?;
             let candidates: Vec<usize> = candidates.into_iter().map(|c| c as usize).collect();
-            if cell.attempted > candidates.len() {
-                return Err(js_err(
-                    "the stored cell has tried more images than the pool has",
-                ));
-            }
-            if cell.attempted == candidates.len() {
-                cell.finished = true;
-            }
             let grad_device = lab.device.clone().autodiff();
             let victim = Victim {
                 model: &weights.grad,
@@ -538,33 +539,20 @@ impl Lab {
                 mode: config.mode,
                 outputs: config.outputs,
             };
-            if !cell.finished {
-                protocol::attack_cell(
-                    victim,
-                    &test,
-                    &candidates,
-                    &config,
-                    &id,
-                    &mut cell,
-                    &clock,
-                    |_| ControlFlow::Break(()),
-                )
-                .await
-                .map_err(js_err)?;
-            } else if cell.recognition.len() < config.schemes.len() {
-                protocol::recognise_cell(
-                    &weights.plain,
-                    &lab.device,
-                    &config,
-                    &id,
-                    &mut cell,
-                    &clock,
-                    |_| ControlFlow::Break(()),
-                )
-                .await
-                .map_err(js_err)?;
-            }
-            StoredCell::to_js(cell)
+            let next = run::advance(
+                victim,
+                &weights.plain,
+                &lab.device,
+                &test,
+                &candidates,
+                &config,
+                &id,
+                &mut cell,
+                &clock,
+            )
+            .await
+            .map_err(js_err)?;
+            StoredCell::to_js(cell, next)
         })
     }
 
@@ -650,6 +638,13 @@ impl Lab {
 #[derive(Deserialize)]
 struct StoredCellRef {
     cell: AttackCell,
+}
+
+/// What the page offers — attacks (with their defaults and sources), goals, schemes, attacker
+/// modes — from the library's catalogue: the page builds its menus and About text from it.
+#[wasm_bindgen(js_name = catalogue)]
+pub fn catalogue_js() -> Result<JsValue, JsValue> {
+    to_js(&crate::experiment::catalogue::catalogue())
 }
 
 /// The paper's numbers for the page's charts: MAD (Tables 2, 4) and cross recognition

@@ -12,7 +12,6 @@
 //! objects, so results can be exported as JSON unchanged).
 
 use std::cell::RefCell;
-use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::time::Duration;
 

@@ -355,7 +355,6 @@ function expConfig() {
     schemes: checked('exp-scheme'),
     goals: checked('exp-goal'),
     votes: Math.max(1, Number($('exp-votes').value)),
-    batch: Math.min(samples, 10),
     mode: $('exp-mode').value,
   };
 }
@@ -389,7 +388,7 @@ function showCell(key, stored, state, seconds, config) {
 let running = false;
 let started = 0;
 listeners.add((p) => {
-  if (p.what === 'pool') $('exp-status').textContent = `Finding correctly classified test digits among the first ${p.limit}…`;
+  if (p.what === 'pool') $('exp-status').textContent = `Finding the correctly classified test digits a run of N = ${p.samples} draws from…`;
   if (p.what !== 'cell') return;
   const config = expConfig();
   showCell(p.cell.key, p.stored, p.state, p.elapsed, config);

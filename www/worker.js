@@ -44,13 +44,12 @@ async function loadShipped(base, cardFile) {
   return { card, sha256 };
 }
 
-// The correctly classified test images a run draws from: enough that even targeted FGSM
-// (≈ 20 % success) fills N. Built once per size and weights (loading weights resets it).
+// The correctly classified test images a run draws from (how many the library decides), built
+// once per N and weights (loading weights resets it).
 async function poolFor(config) {
-  const limit = Math.min(10000, 100 + 40 * config.samples);
-  if (!pool || pool.limit !== limit) {
-    progress({ what: 'pool', limit });
-    pool = { limit, indices: Uint32Array.from(await lab.candidates(limit)) };
+  if (!pool || pool.samples !== config.samples) {
+    progress({ what: 'pool', samples: config.samples });
+    pool = { samples: config.samples, indices: Uint32Array.from(await lab.candidates(config)) };
   }
   return pool.indices;
 }

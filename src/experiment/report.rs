@@ -702,8 +702,9 @@ fn conclusions(cells: &[CellSummary], table1: Option<&Table1>) -> Vec<Conclusion
             greater(feature, input),
             greater(fc, input),
         ];
-        // Orders are transitive: fc > feature > input forces fc > input, and so on.
-        let transitive = |c: &[bool]| !(c[0] && c[1] && !c[2]) && !(!c[0] && !c[1] && c[2]);
+        // Orders are transitive: fc > feature > input forces fc > input, and the reverse
+        // order forces fc < input; the two other cases are cycles.
+        let transitive = |c: &[bool]| !(c[0] == c[1] && c[2] != c[0]);
         judge(&facts, transitive, |c| {
             if c[0] && c[1] {
                 Verdict::Confirmed
@@ -746,7 +747,9 @@ fn conclusions(cells: &[CellSummary], table1: Option<&Table1>) -> Vec<Conclusion
             None
         }
     };
-    let checks: [(&str, Option<(Ratio, Option<bool>)>); 4] = [
+    // Each check: its words, and its ratio with whether the interval decides it.
+    type Check<'a> = (&'a str, Option<(Ratio, Option<bool>)>);
+    let checks: [Check; 4] = [
         (
             "targeted L-BFGS MAD grows",
             dropout_mean(Goal::Targeted, "lbfgs").map(|r| (r, r.above(1.0))),

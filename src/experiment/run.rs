@@ -48,6 +48,14 @@ impl RunId {
     }
 }
 
+/// How many test images a run whose cells need `samples` adversarials each screens for its
+/// pool, where screening costs (the page): enough that even targeted FGSM (≈ 20 % success)
+/// fills N. The pool is then a prefix of the full test set's, so such a run attacks the same
+/// images in the same order as one that screens them all (the CLI).
+pub fn screened_images(samples: usize) -> usize {
+    (100 + 40 * samples).min(10_000)
+}
+
 /// What a cell of a run needs next. The one place that says when a cell is done: the CLI, the
 /// page's workers and the tests all ask here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

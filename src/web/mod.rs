@@ -136,10 +136,17 @@ struct WebConfig {
     schemes: Vec<String>,
     goals: Vec<String>,
     votes: usize,
+    /// Images attacked together; the CLI's default when absent, so the page and
+    /// `advdrop reproduce` draw the same streams.
+    #[serde(default = "default_batch")]
     batch: usize,
     /// `paper` (the default), `fixed-mask`, `eot` or `eot:K`.
     #[serde(default)]
     mode: Mode,
+}
+
+fn default_batch() -> usize {
+    protocol::DEFAULT_BATCH
 }
 
 impl WebConfig {
@@ -495,14 +502,16 @@ impl Lab {
         to_js(&config.cells().iter().map(WebCell::of).collect::<Vec<_>>())
     }
 
-    /// The first `limit` test images the deterministic network classifies correctly: the pool
-    /// every cell draws from. A prefix of the CLI's pool, so the same seed attacks the same
-    /// images in the same order.
-    pub fn candidates(&self, limit: usize) -> js_sys::Promise {
+    /// The test images the deterministic network classifies correctly among the first
+    /// `run::screened_images(N)`: the pool every cell of the run draws from. A prefix of the
+    /// CLI's pool, so the same seed attacks the same images in the same order.
+    pub fn candidates(&self, config: JsValue) -> js_sys::Promise {
         let lab = self.state.clone();
         let (weights, test) = (self.weights(), self.test());
+        let config = WebConfig::parse(config);
         future_to_promise(async move {
-            let (weights, test) = (weights?, test?);
+            let (weights, test, config) = (weights?, test?, config?);
+            let limit = run::screened_images(config.samples);
             let part = test.slice(0..limit.min(test.len()));
             let pool = protocol::candidates(&weights.plain, &part, &lab.device)
                 .await

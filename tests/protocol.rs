@@ -282,48 +282,27 @@ fn spread_report(spread: f32, schemes_mad: [f32; 5]) -> Report {
 #[test]
 fn verdicts_need_intervals_clear_of_their_thresholds() {
     let story = [10.0, 11.0, 12.0, 14.0, 20.0];
+    let expect = |report: &Report, k: usize, want: Verdict| {
+        let c = &report.conclusions[k];
+        assert_eq!(c.verdict, want, "conclusion {}: {}", k + 1, c.evidence);
+    };
     // Tight cells: the paper's story is decided as before.
     let tight = spread_report(0.1, story);
-    assert_eq!(
-        tight.conclusions[1].verdict,
-        Verdict::Confirmed,
-        "{:?}",
-        tight.conclusions[1]
-    );
-    assert_eq!(
-        tight.conclusions[2].verdict,
-        Verdict::Confirmed,
-        "{:?}",
-        tight.conclusions[2]
-    );
+    expect(&tight, 1, Verdict::Confirmed);
+    expect(&tight, 2, Verdict::Confirmed);
     // Same means, 10 adversarials spread ± 8: the order of fc, feature and input is within
     // the noise, so conclusion 2 cannot be judged, and the words say so.
     let noisy = spread_report(8.0, story);
-    assert_eq!(
-        noisy.conclusions[1].verdict,
-        Verdict::TooFewToJudge,
-        "{:?}",
-        noisy.conclusions[1]
-    );
-    assert_eq!(
-        noisy.conclusions[1].verdict_words,
-        "too few adversarials to judge"
-    );
-    assert!(
-        noisy.conclusions[0].evidence.contains("× ["),
-        "{}",
-        noisy.conclusions[0].evidence
-    );
+    expect(&noisy, 1, Verdict::TooFewToJudge);
+    let words = &noisy.conclusions[1].verdict_words;
+    assert_eq!(words, "too few adversarials to judge");
+    let evidence = &noisy.conclusions[0].evidence;
+    assert!(evidence.contains("× ["), "{evidence}");
     assert!(noisy.markdown().contains("*too few adversarials to judge*"));
     // L-BFGS and FGSM flat, top-3 JSMA shrinking most under fc: with tight intervals the order
     // input > feature > fc is clear, so conclusion 2 is refuted, not left open.
     let flat = spread_report(0.1, [10.0; 5]);
-    assert_eq!(
-        flat.conclusions[1].verdict,
-        Verdict::Refuted,
-        "{:?}",
-        flat.conclusions[1]
-    );
+    expect(&flat, 1, Verdict::Refuted);
 }
 
 #[test]

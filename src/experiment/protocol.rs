@@ -238,6 +238,12 @@ pub struct AttackCell {
 }
 
 impl AttackCell {
+    /// Whether attacking is over: N adversarials found, or the pool of `pool` images used up.
+    /// The one place that says so (attacking and the run's steps both ask here).
+    pub fn attacked_enough(&self, config: &ProtocolConfig, pool: usize) -> bool {
+        self.finished || self.samples.len() >= config.samples || self.attempted >= pool
+    }
+
     pub fn new(id: &CellId) -> Self {
         Self {
             goal: id.goal,
@@ -312,9 +318,9 @@ pub async fn attack_cell(
             candidates.len()
         )));
     }
-    while !cell.finished {
-        if cell.attempted == candidates.len() {
-            cell.finished = true; // the pool is exhausted
+    loop {
+        if cell.attacked_enough(config, candidates.len()) {
+            cell.finished = true;
             break;
         }
         let started = clock();
@@ -387,7 +393,7 @@ pub async fn attack_cell(
         }
         cell.attempted += used;
         cell.batches += 1;
-        cell.finished = cell.samples.len() == config.samples || cell.attempted == candidates.len();
+        cell.finished = cell.attacked_enough(config, candidates.len());
         cell.attack_seconds += (clock() - started).as_secs_f64();
         if after_batch(cell).is_break() {
             break;

@@ -73,7 +73,7 @@ impl Step {
     /// The next step of `cell`, which draws from a pool of `pool` images: attacking until it
     /// has `config.samples` adversarials or the pool runs out, then recognising.
     pub fn of(config: &ProtocolConfig, cell: &AttackCell, pool: usize) -> Step {
-        if !cell.finished && cell.samples.len() < config.samples && cell.attempted < pool {
+        if !cell.attacked_enough(config, pool) {
             Step::Attack
         } else if cell.recognition.len() < config.schemes.len() {
             Step::Recognise

@@ -76,9 +76,9 @@ test-native: deps
 test-wasm: deps-browser
 	wasm-pack test --headless --chrome --release --mode no-install -- --locked --no-default-features --test web
 
-test-e2e: deps-browser
+test-e2e: deps-browser build
 	ADVDROP_MNIST=$${ADVDROP_TEST_MNIST:-../shared/data/mnist} trunk build --release
-	npm run -s e2e
+	ADVDROP_BIN=$(BIN) ADVDROP_MNIST=$${ADVDROP_TEST_MNIST:-../shared/data/mnist} npm run -s e2e
 
 bench:
 	$(CARGO) bench --bench core

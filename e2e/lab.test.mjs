@@ -3,7 +3,10 @@
 // Screenshots of every view land in e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
@@ -41,17 +44,51 @@ async function open(page, backend) {
   return errors;
 }
 
-// N = 2, DeepFool (the cheapest attack in model calls: FGSM's ε sweep costs up to 1,000
-// sequential calls, minutes on a software WebGPU adapter), top-3, under none and fc.
-async function tinyExperiment(page) {
-  await page.fill('#exp-n', '2');
-  await page.fill('#exp-votes', '5');
+// N = 2, top-3 DeepFool (the cheapest attack in model calls: FGSM's ε sweep costs up to 1,000
+// sequential calls, minutes on a software WebGPU adapter; JSMA runs all of its 2,000 steps on an
+// image it cannot move), under none and fc; on the CPU under four schemes, on two workers.
+// Returns the number of cells.
+const TINY = { samples: 2, seed: 0, votes: 5, goals: ['top3'], attacks: ['deepfool'] };
+const tinySchemes = (backend) => (backend === 'cpu' ? ['none', 'input', 'fc', 'all'] : ['none', 'fc']);
+async function tinyExperiment(page, backend) {
+  await page.fill('#exp-n', String(TINY.samples));
+  await page.fill('#exp-seed', String(TINY.seed));
+  await page.fill('#exp-votes', String(TINY.votes));
+  if (backend === 'cpu') await page.fill('#exp-workers', '2');
   const only = async (name, values) => {
     for (const box of await page.$$(`input[name="${name}"]`)) await box.setChecked(values.includes(await box.getAttribute('value')));
   };
-  await only('exp-attack', ['deepfool']);
-  await only('exp-goal', ['top3']);
-  await only('exp-scheme', ['none', 'fc']);
+  await only('exp-attack', TINY.attacks);
+  await only('exp-goal', TINY.goals);
+  await only('exp-scheme', tinySchemes(backend));
+  return tinySchemes(backend).length;
+}
+
+// The same run through the CLI (`advdrop reproduce`, native): the page's cells must equal its
+// cells — same images attacked, same successes and queries, same MAD, same recognition counts.
+function sameAsCli(pageReport, backend) {
+  const bin = process.env.ADVDROP_BIN ?? `${process.env.CARGO_TARGET_DIR ?? 'target'}/release/advdrop`;
+  const out = mkdtempSync(join(tmpdir(), 'advdrop-e2e-'));
+  try {
+    execFileSync(bin, ['reproduce', '--samples', String(TINY.samples), '--seed', String(TINY.seed),
+      '--votes', String(TINY.votes), '--attacks', TINY.attacks.join(','), '--goals', TINY.goals.join(','),
+      '--schemes', tinySchemes(backend).join(';'), '--jobs', '1', '--out', out,
+      '--mnist', process.env.ADVDROP_MNIST ?? '../shared/data/mnist'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const cli = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    const key = (c) => `${c.goal}-${c.attack}-${JSON.stringify(c.scheme)}`;
+    const cliCells = new Map(cli.cells.map((c) => [key(c), c]));
+    assert.equal(pageReport.cells.length, cliCells.size);
+    for (const p of pageReport.cells) {
+      const c = cliCells.get(key(p));
+      assert.ok(c, `the CLI has no cell ${key(p)}`);
+      for (const field of ['attempted', 'successes', 'first_pass', 'mean_queries', 'mean_l0']) assert.equal(p[field], c[field], `${key(p)} ${field}`);
+      assert.ok(Math.abs(p.mad.mean - c.mad.mean) <= 1e-3 * Math.max(1, c.mad.mean), `${key(p)} MAD ${p.mad.mean} vs the CLI's ${c.mad.mean}`);
+      assert.deepEqual(p.recognition.map((r) => [r.test_scheme, r.single_pass.count, r.vote.count]),
+        c.recognition.map((r) => [r.test_scheme, r.single_pass.count, r.vote.count]), `${key(p)} recognition`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split(',')) {
@@ -126,23 +163,30 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
 
       // A tiny experiment (see tinyExperiment).
       await page.click('#tab-experiment');
-      await tinyExperiment(page);
+      const cells = await tinyExperiment(page, backend);
       await page.click('#exp-clear');
       await page.click('#exp-run');
       await page.waitForSelector('#exp-status[data-finished]');
       assert.equal(await page.getAttribute('#exp-status', 'data-finished'), 'true', await page.textContent('#exp-status'));
-      assert.equal(await page.locator('#exp-cells tr[data-state="done"]').count(), 2);
+      assert.equal(await page.getAttribute('#exp-status', 'data-workers'), backend === 'cpu' ? '2' : '1');
+      assert.equal(await page.locator('#exp-cells tr[data-state="done"]').count(), cells);
       assert.ok(Number(await page.getAttribute('#mad-top3', 'data-bars')) >= 2, 'MAD chart has bars');
-      assert.equal(await page.getAttribute('#heat-top3-deepfool', 'data-filled'), '4');
+      assert.equal(await page.getAttribute('#heat-top3-deepfool', 'data-filled'), String(cells * cells));
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-experiment.png`, fullPage: true });
+      // The exported report equals the CLI's run of the same settings, cell by cell (the CPU
+      // backend: WebGPU's float sums may differ in the last bits).
+      if (backend === 'cpu') {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#exp-json')]);
+        sameAsCli(JSON.parse(readFileSync(await download.path(), 'utf8')), backend);
+      }
 
       // A reload shows the finished cells again, from IndexedDB, without running anything.
       await page.reload();
       await page.waitForSelector('body[data-ready="true"]');
       await page.click('#tab-experiment');
-      await tinyExperiment(page);
-      await page.waitForFunction(() => document.querySelectorAll('#exp-cells tr[data-state="done"]').length === 2);
-      await page.waitForSelector('#heat-top3-deepfool[data-filled="4"]');
+      await tinyExperiment(page, backend);
+      await page.waitForFunction((n) => document.querySelectorAll('#exp-cells tr[data-state="done"]').length === n, cells);
+      await page.waitForSelector(`#heat-top3-deepfool[data-filled="${cells * cells}"]`);
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-reloaded.png`, fullPage: true });
 
       await page.click('#tab-about');

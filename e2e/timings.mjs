@@ -1,13 +1,16 @@
-// In-page timings (not a test): `npm run timings -- [cpu|webgpu] [N] [attacks]` after `make dist`.
-// Times one attack of each type on test digit #0 in the attack lab, Table 1 on 1,000 test
-// digits, and the protocol (attacks default fgsm,jsma,deepfool; both goals; the five schemes; 20
-// votes) at N per cell, as the page reports them. Prints a markdown table, a row at a time.
+// In-page timings (not a test): `npm run timings -- [cpu|webgpu] [N] [attacks] [workers]` after
+// `make dist`. Times one attack of each type on test digit #0 in the attack lab, Table 1 on 1,000
+// test digits, and the protocol (attacks default fgsm,jsma,deepfool; both goals; the five schemes;
+// 20 votes) at N per cell on `workers` Web Workers (default: the page's), as the page reports
+// them. PROTOCOL_ONLY=1 times the protocol alone. Prints a markdown table, a row at a time.
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
 const backend = process.argv[2] ?? 'cpu';
 const n = process.argv[3] ?? '10';
 const attacks = (process.argv[4] ?? 'fgsm,jsma,deepfool').split(',');
+const workers = process.argv[5];
+const protocolOnly = process.env.PROTOCOL_ONLY === '1';
 const server = await serve(process.env.ADVDROP_DIST ?? 'dist');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -29,7 +32,7 @@ try {
 
   await page.click('.thumb[data-index="0"]');
   await page.fill('#passes', '1');
-  for (const [attack, goal] of [['fgsm', 'top3'], ['lbfgs', 'targeted'], ['jsma', 'targeted'], ['jsma-pairs', 'targeted'], ['deepfool', 'top3']]) {
+  if (!protocolOnly) for (const [attack, goal] of [['fgsm', 'top3'], ['lbfgs', 'targeted'], ['jsma', 'targeted'], ['jsma-pairs', 'targeted'], ['deepfool', 'top3']]) {
     await page.selectOption('#attack', attack);
     await page.selectOption('#goal', goal);
     if (goal === 'targeted') await page.selectOption('#target', '3');
@@ -42,20 +45,24 @@ try {
     row([`${attack}, ${goal}, digit #0 (a 7)${goal === 'targeted' ? ' → 3' : ''}`, `${ok === 'true' ? 'success' : 'failed'}, ${queries} queries`, time.split(' on ')[0]]);
   }
 
-  await page.click('#tab-table1');
-  await page.click('#t1-run');
-  await page.waitForFunction(() => /Done in/.test(document.getElementById('t1-status').textContent));
-  row(['Table 1, 1,000 test digits × 5 schemes × 3 passes', '', (await page.textContent('#t1-status')).match(/in ([\d.]+ s)/)[1]]);
+  if (!protocolOnly) {
+    await page.click('#tab-table1');
+    await page.click('#t1-run');
+    await page.waitForFunction(() => /Done in/.test(document.getElementById('t1-status').textContent));
+    row(['Table 1, 1,000 test digits × 5 schemes × 3 passes', '', (await page.textContent('#t1-status')).match(/in ([\d.]+ s)/)[1]]);
+  }
 
   await page.click('#tab-experiment');
   await page.fill('#exp-n', n);
+  if (workers) await page.fill('#exp-workers', workers);
   for (const box of await page.$$('input[name="exp-attack"]')) await box.setChecked(attacks.includes(await box.getAttribute('value')));
   await page.click('#exp-clear');
   await page.click('#exp-run');
   await page.waitForSelector('#exp-status[data-finished="true"]');
   const cells = await page.$$eval('#exp-cells tr[data-cell]', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   for (const c of cells) row([`protocol cell ${c[0]}`, `${c[1]} adversarials of ${c[2]} tried`, c[4]]);
-  row([`protocol (${attacks.join(', ')}), N = ${n}, ${cells.length} cells`, '', (await page.textContent('#exp-status')).match(/in ([\d.]+ s)/)[1]]);
+  const status = await page.textContent('#exp-status');
+  row([`protocol (${attacks.join(', ')}), N = ${n}, ${cells.length} cells, ${await page.getAttribute('#exp-status', 'data-workers')} worker(s)`, '', status.match(/in ([\d.]+ s)/)[1]]);
 } finally {
   await browser.close();
   server.close();

@@ -8,37 +8,63 @@ const base = new URL('..', import.meta.url).href; // dist/ root, whatever the su
 
 // ---------------------------------------------------------------- worker
 
-let worker = null;
-let nextId = 1;
-const pending = new Map();
+// The lab runs in a Web Worker (its own wasm instance), so the page never freezes. An
+// experiment adds helpers: more workers on the CPU backend, each taking whole cells of the run.
+let lab = null; // the lab's worker: {call, cancel, terminate}
+let helpers = []; // the experiment's other workers, started when a run needs them
 const listeners = new Set();
 let info = null; // what 'start' answered
 // The weights in use: a shipped set by its model card, or the user's own file (kept here so a
-// restarted worker — cancel, backend switch — loads the same weights again).
+// restarted worker — cancel, backend switch — and every helper load the same weights).
 let weightsChoice = { card: params.get('weights') ?? 'advdrop-cnn.json' };
 
-function call(op, args = {}, transfer = []) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, op, ...args }, transfer);
-  });
-}
-
-function spawnWorker() {
-  worker?.terminate();
-  for (const p of pending.values()) p.reject(new Error('cancelled'));
-  pending.clear();
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const DOWNLOADS = ['weights', 'test images', 'test labels'];
+function labWorker(onFailure, helper = false) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const pending = new Map();
+  let nextId = 1;
   worker.onmessage = ({ data }) => {
-    if (data.type === 'progress') { for (const l of listeners) l(data); return; }
-    if (data.type === 'crash') { setStatus('status-backend', `the worker crashed: ${data.error}`); return; }
+    if (data.type === 'progress') {
+      // A helper's downloads come from the browser's cache; the status bar speaks for the lab.
+      if (helper && DOWNLOADS.includes(data.what)) return;
+      for (const l of listeners) l(data);
+      return;
+    }
+    if (data.type === 'crash') { onFailure(`crashed: ${data.error}`); return; }
     const p = pending.get(data.id);
     if (!p) return;
     pending.delete(data.id);
     if (data.error) p.reject(new Error(data.error)); else p.resolve(data.result);
   };
-  worker.onerror = (e) => setStatus('status-backend', `the worker failed: ${e.message}`);
+  worker.onerror = (e) => onFailure(`failed: ${e.message}`);
+  return {
+    call(op, args = {}, transfer = []) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, op, ...args }, transfer);
+      });
+    },
+    cancel() { worker.postMessage({ op: 'cancel' }); },
+    terminate() {
+      worker.terminate();
+      for (const p of pending.values()) p.reject(new Error('cancelled'));
+      pending.clear();
+    },
+  };
+}
+
+const call = (op, args, transfer) => lab.call(op, args, transfer);
+
+function stopHelpers() {
+  for (const h of helpers) h.terminate();
+  helpers = [];
+}
+
+function spawnWorker() {
+  lab?.terminate();
+  stopHelpers();
+  lab = labWorker((what) => setStatus('status-backend', `the worker ${what}`));
 }
 
 function setStatus(id, text) { $(id).textContent = text; }
@@ -76,6 +102,7 @@ async function start(backend) {
   }
   $('status-progress').hidden = true;
   buildMenus(info.catalogue);
+  showWorkersNote();
   const name = info.backend === 'webgpu' ? 'WebGPU' : 'CPU';
   $('status-backend').textContent = `backend: ${name} — ${info.adapter}${info.fallback ? ` (WebGPU unavailable: ${info.fallback})` : ''}`;
   $('status-backend').dataset.backend = info.backend;
@@ -124,6 +151,7 @@ $('weights-set').addEventListener('change', async (e) => {
   try {
     const r = await call('useShipped', { base, card });
     weightsChoice = { card };
+    stopHelpers();
     showWeights(r.card, r.sha256);
     $('status-progress').hidden = true;
     await showStored();
@@ -144,6 +172,7 @@ $('weights-file').addEventListener('change', async (e) => {
     // A copy goes to the worker; this one stays for restarts.
     const r = await call('loadWeights', { bytes: bytes.slice(), name: file.name });
     weightsChoice = { bytes, name: file.name };
+    stopHelpers();
     showWeights(null, r.sha256);
     await showStored();
   } catch (err) {
@@ -385,16 +414,53 @@ function showCell(key, stored, state, seconds, config) {
   tr.children[4].textContent = `${(c.attack_seconds + c.recognition_seconds).toFixed(1)} s`;
 }
 
+// How many workers run an experiment: all cores but the one the page itself needs (at least
+// one), or what the user sets. On WebGPU one worker owns the GPU and runs alone.
+const defaultWorkers = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+$('exp-workers').value = params.get('workers') ?? String(defaultWorkers);
+function workersWanted() {
+  if (info?.backend === 'webgpu') return 1;
+  return Math.max(1, Math.min(64, Math.floor(Number($('exp-workers').value)) || 1));
+}
+function showWorkersNote() {
+  const gpu = info?.backend === 'webgpu';
+  $('exp-workers').disabled = gpu;
+  $('exp-workers-note').textContent = gpu
+    ? 'WebGPU: one worker owns the GPU.'
+    : `each its own wasm instance on the CPU; this device has ${navigator.hardwareConcurrency || '?'} logical cores`;
+}
+
+// The helpers an experiment needs beyond the lab's worker, started on the CPU backend with the
+// lab's weights (checked by sha256, so a run never mixes two models).
+async function ensureHelpers(count) {
+  while (helpers.length > count) helpers.pop().terminate();
+  const starting = [];
+  for (let k = helpers.length; k < count; k++) {
+    const h = labWorker((what) => setStatus('exp-status', `a worker ${what}`), true);
+    starting.push(h.call('start', { backend: 'cpu', base, weights: weightsChoice }).then((r) => {
+      if (r.sha256 !== info.sha256) throw new Error(`a worker loaded other weights (sha256 ${r.sha256.slice(0, 12)}…)`);
+      if (r.testSize !== info.testSize) throw new Error(`a worker loaded ${r.testSize} test digits, not ${info.testSize}`);
+      return h;
+    }, (e) => { h.terminate(); throw e; }));
+  }
+  const started = await Promise.allSettled(starting);
+  helpers.push(...started.filter((s) => s.status === 'fulfilled').map((s) => s.value));
+  for (const h of helpers.splice(count)) h.terminate();
+  return started.find((s) => s.status === 'rejected')?.reason ?? null;
+}
+
 let running = false;
 let started = 0;
+const fractions = new Map(); // cell key → the share of it done, for the ETA
 listeners.add((p) => {
   if (p.what === 'pool') $('exp-status').textContent = `Finding the correctly classified test digits a run of N = ${p.samples} draws from…`;
   if (p.what !== 'cell') return;
   const config = expConfig();
   showCell(p.cell.key, p.stored, p.state, p.elapsed, config);
+  fractions.set(p.cell.key, p.state === 'done' ? 1 : cellFraction(p.stored, config));
   const doneCells = [...cellRows.values()].filter((tr) => tr.dataset.state === 'done').length;
   const elapsed = (performance.now() - started) / 1000;
-  const fraction = (p.index + cellFraction(p.stored, config)) / p.total;
+  const fraction = [...fractions.values()].reduce((a, b) => a + b, 0) / p.total;
   const eta = fraction > 0 ? elapsed / fraction - elapsed : NaN;
   $('exp-status').textContent = `${doneCells}/${p.total} cells done · ${elapsed.toFixed(0)} s elapsed${Number.isFinite(eta) && running ? ` · about ${eta.toFixed(0)} s left` : ''}`;
 });
@@ -405,6 +471,44 @@ function cellFraction(stored, config) {
   // Attacking counts for most of a cell's time; each recognition scheme for a share of the rest.
   const attack = c.finished ? 1 : c.samples.length / config.samples;
   return 0.8 * attack + (0.2 * Object.keys(c.recognition).length) / config.schemes.length;
+}
+
+// A run: the lab's worker screens the pool once; then every worker takes the next cell not yet
+// taken until none is left. Cells are independent (each has its own random streams), so the
+// numbers do not depend on how many workers run them or in which order.
+let stopRun = false;
+async function runExperiment(config) {
+  const cells = await call('cells', { config });
+  const indices = await call('pool', { config });
+  const wanted = workersWanted();
+  let note = '';
+  if (wanted > 1) {
+    $('exp-status').textContent = `Starting ${wanted - 1} more worker${wanted > 2 ? 's' : ''}…`;
+    const error = await ensureHelpers(wanted - 1);
+    if (error) note = ` (${helpers.length + 1} of ${wanted} workers: ${error.message})`;
+  } else {
+    stopHelpers();
+  }
+  const workers = [lab, ...helpers];
+  $('exp-status').dataset.workers = String(workers.length);
+  fractions.clear();
+  const queue = cells.map((cell, index) => ({ cell, index }));
+  stopRun = false;
+  let cancelled = false;
+  const results = await Promise.allSettled(workers.map(async (w) => {
+    while (!stopRun && queue.length) {
+      const { cell, index } = queue.shift();
+      const r = await w.call('runCell', { config, cell, indices, index, total: cells.length });
+      if (r.cancelled) { cancelled = true; stopRun = true; }
+    }
+  }));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
+    // The others stop after their cell; what they finished is stored.
+    stopRun = true;
+    throw failed.reason;
+  }
+  return { cancelled, note };
 }
 
 $('exp-run').addEventListener('click', async () => {
@@ -418,10 +522,10 @@ $('exp-run').addEventListener('click', async () => {
   let finished = 'false';
   try {
     await showStored();
-    const r = await call('experiment', { config });
+    const r = await runExperiment(config);
     message = r.cancelled
       ? 'Paused: finished steps are stored; Run resumes.'
-      : `Finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
+      : `Finished in ${((performance.now() - started) / 1000).toFixed(1)} s on ${$('exp-status').dataset.workers} worker(s)${r.note}.`;
     finished = String(!r.cancelled);
   } catch (e) {
     message = `Failed: ${e.message}${info?.backend === 'webgpu' ? ' — switch to the CPU backend and press Run to resume' : ''}`;
@@ -435,7 +539,10 @@ $('exp-run').addEventListener('click', async () => {
     $('exp-status').dataset.finished = finished;
   }
 });
-$('exp-cancel').addEventListener('click', () => worker.postMessage({ op: 'cancel' }));
+$('exp-cancel').addEventListener('click', () => {
+  stopRun = true;
+  for (const w of [lab, ...helpers]) w.cancel();
+});
 $('exp-clear').addEventListener('click', async () => {
   await call('clear', { config: expConfig() });
   await showStored();

@@ -7,7 +7,7 @@ import * as store from './store.js';
 let lab = null;
 let weightsSha = '';
 let cancelled = false;
-let pool = null; // {limit, indices} of the running experiment
+let pool = null; // {samples, indices}: the test images the running experiment draws from
 
 const post = (msg) => self.postMessage(msg);
 const progress = (event) => post({ type: 'progress', ...event });
@@ -141,30 +141,32 @@ const ops = {
     return lab.report(config, stored.map((s) => s.stored), indices.length);
   },
 
-  async experiment({ config }) {
+  // The pool the main worker screened, for the page to hand to the other workers of a run.
+  async pool({ config }) {
+    return poolFor(config);
+  },
+
+  // One cell of an experiment, step by step until the library says it is done (a cell stored
+  // before it said so takes one step that finds nothing to do). Every step is stored before the
+  // next, so a cancel or a reload loses nothing finished. The page hands cells to its workers.
+  async runCell({ config, cell, indices, index, total }) {
     cancelled = false;
+    if (indices) pool = { samples: config.samples, indices: Uint32Array.from(indices) };
     const key = await store.configKey(config, weightsSha);
     await poolFor(config);
-    const cells = lab.cells(config);
-    const total = cells.length;
-    for (const [i, cell] of cells.entries()) {
-      let stored = await store.get(key, cell.key);
-      const started = performance.now();
-      for (;;) {
-        // The library says when a cell is done (a cell stored before it said so takes one
-        // step that finds nothing to do).
-        if (stored && stored.next === 'done') break;
-        await breathe();
-        if (cancelled) {
-          progress({ what: 'cell', index: i, total, cell, stored, state: 'cancelled' });
-          return { cancelled: true };
-        }
-        stored = await lab.attackStep(config, cell, stored ?? null, pool.indices);
-        await store.put(key, cell.key, stored);
-        progress({ what: 'cell', index: i, total, cell, stored, state: 'running', elapsed: (performance.now() - started) / 1000 });
+    let stored = await store.get(key, cell.key);
+    const started = performance.now();
+    while (!(stored && stored.next === 'done')) {
+      await breathe();
+      if (cancelled) {
+        progress({ what: 'cell', index, total, cell, stored, state: 'cancelled' });
+        return { cancelled: true };
       }
-      progress({ what: 'cell', index: i, total, cell, stored, state: 'done' });
+      stored = await lab.attackStep(config, cell, stored ?? null, pool.indices);
+      await store.put(key, cell.key, stored);
+      progress({ what: 'cell', index, total, cell, stored, state: 'running', elapsed: (performance.now() - started) / 1000 });
     }
+    progress({ what: 'cell', index, total, cell, stored, state: 'done' });
     return { cancelled: false };
   },
 };

@@ -163,6 +163,13 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
 
       // A tiny experiment (see tinyExperiment).
       await page.click('#tab-experiment');
+      // Before any run, the view shows the committed N = 1000 reference run: its charts, its
+      // heatmaps and its verdicts.
+      assert.match(await page.textContent('#ref-status'), /reference run, advdrop reproduce at N = 1000/);
+      assert.equal(await page.getAttribute('#mad-targeted', 'data-ref-bars'), '15'); // 3 attacks × 5 schemes
+      assert.equal(await page.getAttribute('#heat-top3-deepfool', 'data-drawn'), 'reference');
+      assert.equal(await page.locator('#ref-conclusions li').count(), 3);
+      assert.equal(await page.locator('#ref-table tr[data-cell]').count(), 35);
       const cells = await tinyExperiment(page, backend);
       await page.click('#exp-clear');
       await page.click('#exp-run');
@@ -172,6 +179,7 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       assert.equal(await page.locator('#exp-cells tr[data-state="done"]').count(), cells);
       assert.ok(Number(await page.getAttribute('#mad-top3', 'data-bars')) >= 2, 'MAD chart has bars');
       assert.equal(await page.getAttribute('#heat-top3-deepfool', 'data-filled'), String(cells * cells));
+      assert.equal(await page.getAttribute('#heat-top3-deepfool', 'data-drawn'), 'both');
       await page.screenshot({ path: `${ARTIFACTS}/${backend}-experiment.png`, fullPage: true });
       // The exported report equals the CLI's run of the same settings, cell by cell (the CPU
       // backend: WebGPU's float sums may differ in the last bits).

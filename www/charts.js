@@ -20,29 +20,46 @@ function faded(hex, alpha) {
   return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
-/// MAD per generating scheme, one bar group per attack: this run solid, the paper faded.
-export function madChart(canvas, cells, goal, schemes) {
-  const mine = cells.filter((c) => c.goal.toLowerCase() === goal.toLowerCase());
-  const attacks = [...new Set(mine.map((c) => c.attack))];
+/// MAD per generating scheme, one bar group per attack: this run solid, the reference run
+/// (the committed N = 1000 reproduction) half-faded, the paper faded.
+export function madChart(canvas, cells, goal, schemes, reference = []) {
+  const ofGoal = (list) => list.filter((c) => c.goal.toLowerCase() === goal.toLowerCase());
+  const mine = ofGoal(cells);
+  const ref = ofGoal(reference);
+  const attacks = [...new Set([...mine, ...ref].map((c) => c.attack))];
   const datasets = [];
   attacks.forEach((attack, k) => {
     const colour = PALETTE[k % PALETTE.length];
-    const of = (s) => mine.find((c) => c.attack === attack && c.scheme === s);
-    datasets.push({
-      label: `${attack} (this run)`,
-      data: schemes.map((s) => (of(s) && of(s).successes ? of(s).mad.mean : null)),
-      ci: schemes.map((s) => (of(s) ? of(s).mad.half_width : null)),
-      backgroundColor: colour,
-    });
+    const of = (list, s) => list.find((c) => c.attack === attack && c.scheme === s);
+    const mad = (list, s) => (of(list, s) && of(list, s).successes ? of(list, s).mad.mean : null);
+    if (mine.some((c) => c.attack === attack)) {
+      datasets.push({
+        label: `${attack} (this run)`,
+        data: schemes.map((s) => mad(mine, s)),
+        ci: schemes.map((s) => (of(mine, s) ? of(mine, s).mad.half_width : null)),
+        backgroundColor: colour,
+      });
+    }
+    if (ref.some((c) => c.attack === attack)) {
+      datasets.push({
+        label: `${attack} (reference run)`,
+        data: schemes.map((s) => mad(ref, s)),
+        ci: schemes.map((s) => (of(ref, s) ? of(ref, s).mad.half_width : null)),
+        backgroundColor: faded(colour, 0.6),
+        borderColor: colour,
+        borderWidth: 1,
+      });
+    }
     datasets.push({
       label: `${attack} (paper)`,
-      data: schemes.map((s) => (of(s) ? of(s).paper_mad : null)),
-      backgroundColor: faded(colour, 0.3),
+      data: schemes.map((s) => (of(mine, s) ?? of(ref, s))?.paper_mad ?? null),
+      backgroundColor: faded(colour, 0.2),
       borderColor: colour,
       borderWidth: 1,
     });
   });
-  canvas.dataset.bars = String(datasets.reduce((n, d) => n + d.data.filter((v) => v != null).length, 0));
+  canvas.dataset.refBars = String(datasets.filter((d) => d.label.endsWith('(reference run)')).reduce((n, d) => n + d.data.filter((v) => v != null).length, 0));
+  canvas.dataset.bars = String(datasets.filter((d) => d.label.endsWith('(this run)')).reduce((n, d) => n + d.data.filter((v) => v != null).length, 0));
   return chart(canvas, {
     type: 'bar',
     data: { labels: schemes, datasets },
@@ -86,14 +103,21 @@ function blue(t) {
 }
 
 /// Cross-recognition heatmap: rows test scheme, columns generating scheme, with row and column
-/// means; each cell shows this run's single-pass % and the paper's below it.
-export function heatmap(canvas, cells, goal, attack, schemes, paperCross) {
-  const mine = cells.filter((c) => c.goal.toLowerCase() === goal.toLowerCase() && c.attack === attack);
-  const value = (test, gen) => {
-    const cell = mine.find((c) => c.scheme === gen);
+/// means; each cell shows this run's single-pass % (or the reference run's, where this run has
+/// no cell of the heatmap), the reference's below it, and the paper's. Returns what it drew:
+/// 'mine', 'reference' or 'both'.
+export function heatmap(canvas, cells, goal, attack, schemes, paperCross, reference = []) {
+  const pick = (list) => list.filter((c) => c.goal.toLowerCase() === goal.toLowerCase() && c.attack === attack);
+  const mineCells = pick(cells);
+  const refCells = pick(reference);
+  const valueIn = (list) => (test, gen) => {
+    const cell = list.find((c) => c.scheme === gen);
     const r = cell?.recognition.find((x) => x.test_scheme === test);
     return r && r.single_pass.n ? r.single_pass.percent : null;
   };
+  const drawn = mineCells.length ? (refCells.length ? 'both' : 'mine') : 'reference';
+  const value = valueIn(mineCells.length ? mineCells : refCells);
+  const refValue = drawn === 'both' ? valueIn(refCells) : () => null;
   const n = schemes.length;
   const size = 64;
   const head = 70;
@@ -119,15 +143,18 @@ export function heatmap(canvas, cells, goal, attack, schemes, paperCross) {
     const v = xs.filter((x) => x != null);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
   };
-  const drawCell = (x, y, v, paper) => {
+  const drawCell = (x, y, v, paper, ref = null) => {
     const { fill, ink } = v == null ? { fill: '#eee', ink: '#666' } : blue(v / 100);
     ctx.fillStyle = fill;
     ctx.fillRect(x, y, size - 2, size - 2);
     ctx.fillStyle = ink;
+    const cx = x + size / 2 - 1;
+    const cy = y + size / 2;
     ctx.font = 'bold 13px sans-serif';
-    ctx.fillText(v == null ? '–' : v.toFixed(0), x + size / 2 - 1, y + size / 2 - 8);
+    ctx.fillText(v == null ? '–' : v.toFixed(0), cx, ref != null ? cy - 14 : cy - 8);
     ctx.font = '11px sans-serif';
-    if (paper != null) ctx.fillText(`(${paper.toFixed(1)})`, x + size / 2 - 1, y + size / 2 + 10);
+    if (ref != null) ctx.fillText(`ref ${ref.toFixed(0)}`, cx, cy + 1);
+    if (paper != null) ctx.fillText(`(${paper.toFixed(1)})`, cx, ref != null ? cy + 15 : cy + 10);
   };
   let filled = 0;
   schemes.forEach((test, i) => {
@@ -135,14 +162,17 @@ export function heatmap(canvas, cells, goal, attack, schemes, paperCross) {
     rows.push(row);
     row.forEach((v, j) => {
       if (v != null) filled++;
-      drawCell(head + j * size, head + i * size, v, paperCross[`${goal}/${attack}/${test}/${schemes[j]}`]);
+      drawCell(head + j * size, head + i * size, v, paperCross[`${goal}/${attack}/${test}/${schemes[j]}`], refValue(test, schemes[j]));
     });
     drawCell(head + n * size, head + i * size, mean(row), null);
   });
   schemes.forEach((_, j) => drawCell(head + j * size, head + n * size, mean(rows.map((r) => r[j])), null));
-  canvas.dataset.filled = String(filled);
+  canvas.dataset.filled = drawn === 'reference' ? '0' : String(filled);
+  canvas.dataset.drawn = drawn;
   canvas.setAttribute('aria-label', `cross recognition, ${goal}, ${attack}: ` + schemes.map((t, i) =>
-    `tested under ${t}: ` + schemes.map((g, j) => `${g} ${rows[i][j] == null ? 'n/a' : rows[i][j].toFixed(0) + ' %'}`).join(', ')).join('; '));
+    `tested under ${t}: ` + schemes.map((g, j) => `${g} ${rows[i][j] == null ? 'n/a' : rows[i][j].toFixed(0) + ' %'}`).join(', ')).join('; ')
+    + (drawn === 'reference' ? ' (the reference run)' : ''));
+  return drawn;
 }
 
 /// Saves a canvas (chart or heatmap) as a PNG download.

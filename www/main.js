@@ -548,6 +548,43 @@ $('exp-clear').addEventListener('click', async () => {
   await showStored();
 });
 
+// The reference run: the committed N = 1000 reproduction (results/paper/report.json, copied into
+// the build), drawn beside this browser's cells when it attacked the weights in use.
+let reference = null; // {report} or {error}
+async function loadReference() {
+  try {
+    const response = await fetch(new URL('reference/report.json', base));
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    reference = { report: await response.json() };
+  } catch (e) {
+    reference = { error: e.message };
+  }
+}
+function referenceCells() {
+  const r = reference?.report;
+  return r && info && r.run.weights_sha256 === info.sha256 ? r.cells : [];
+}
+function showReference() {
+  const r = reference?.report;
+  const box = $('ref-status');
+  if (!r) { box.textContent = `The reference run is not available (${reference?.error ?? 'not loaded'}).`; return; }
+  const c = r.config;
+  const about = `advdrop reproduce at N = ${c.samples} (seed ${c.seed}, ${c.votes} votes, weights sha256 ${r.run.weights_sha256.slice(0, 12)}…, ${r.run.backend})`;
+  if (!referenceCells().length) {
+    box.textContent = `The reference run (${about}) attacked other weights than those loaded, so it is not drawn.`;
+    $('ref-table').innerHTML = '';
+    $('ref-conclusions').innerHTML = '';
+    return;
+  }
+  box.textContent = `Drawn beside your cells: the reference run, ${about}, committed with the project as results/paper/report.json.`;
+  const ci = (m) => (m.n ? `${m.mean.toFixed(2)} ± ${m.half_width.toFixed(2)}` : '–');
+  $('ref-table').innerHTML = '<tr><th scope="col">cell</th><th scope="col">adversarials / tried</th><th scope="col">MAD (0–255), 95 % CI</th><th scope="col">paper MAD</th></tr>'
+    + r.cells.map((x) => `<tr data-cell="${x.goal.toLowerCase()}-${x.attack}-${x.scheme}"><td>${x.goal} · ${x.attack} · ${x.scheme}</td><td>${x.successes} / ${x.attempted}</td><td>${ci(x.mad)}</td><td>${x.paper_mad?.toFixed(2) ?? '–'}</td></tr>`).join('');
+  $('ref-conclusions').innerHTML = conclusionItems(r.conclusions);
+}
+const conclusionItems = (conclusions) => conclusions
+  .map((c) => `<li><b>${c.verdict_words ?? c.verdict}</b>: ${c.claim}<br><small>${c.evidence}</small></li>`).join('');
+
 let lastReport = null;
 async function showStored() {
   const config = expConfig();
@@ -562,33 +599,38 @@ async function showStored() {
   cellTable(cells);
   const stored = await call('stored', { config });
   for (const s of stored) showCell(s.key, s.stored, 'paused', 0, config);
-  if (!stored.length) { lastReport = null; return; }
-  lastReport = await call('report', { config });
-  const cellsOut = lastReport.report.cells;
+  lastReport = stored.length ? await call('report', { config }) : null;
+  const live = lastReport?.report.cells ?? [];
+  const ref = referenceCells();
+  showReference();
   for (const goal of ['targeted', 'top3']) $(`fig-mad-${goal}`).hidden = !config.goals.includes(goal);
-  for (const goal of config.goals) madChart($(`mad-${goal}`), cellsOut, goal, config.schemes);
+  for (const goal of config.goals) madChart($(`mad-${goal}`), live, goal, config.schemes, ref);
   const box = $('heatmaps');
   box.innerHTML = '';
+  const refAttacks = [...new Set(ref.map((c) => c.attack))];
+  const attacks = [...config.attacks, ...refAttacks.filter((a) => !config.attacks.includes(a))];
   for (const goal of config.goals) {
-    for (const attack of config.attacks) {
+    for (const attack of attacks) {
       if (!catalogue.attacks.find((a) => a.name === attack)?.goals.includes(goal)) continue;
+      const mine = config.attacks.includes(attack) ? live : [];
+      if (!mine.length && !ref.some((c) => c.goal.toLowerCase() === goal && c.attack === attack)) continue;
       const fig = document.createElement('figure');
       const c = document.createElement('canvas');
       c.id = `heat-${goal}-${attack}`;
       c.className = 'heatmap';
       c.setAttribute('role', 'img');
-      heatmap(c, cellsOut, goal, attack, config.schemes, info.paper.cross);
+      const drawn = heatmap(c, mine, goal, attack, config.schemes, info.paper.cross, ref);
       const cap = document.createElement('figcaption');
       const png = document.createElement('button');
       png.textContent = 'PNG';
       png.addEventListener('click', () => downloadPng(c, c.id));
-      cap.append(`${goal === 'targeted' ? 'Table 3' : 'Table 5'}: ${attack} `, png);
+      const whose = drawn === 'reference' ? ' (reference run)' : drawn === 'both' ? ' (yours; reference below)' : '';
+      cap.append(`${goal === 'targeted' ? 'Table 3' : 'Table 5'}: ${attack}${whose} `, png);
       fig.append(c, cap);
       box.append(fig);
     }
   }
-  $('conclusions').innerHTML = lastReport.report.conclusions
-    .map((c) => `<li><b>${c.verdict_words}</b>: ${c.claim}<br><small>${c.evidence}</small></li>`).join('');
+  $('conclusions').innerHTML = lastReport ? conclusionItems(lastReport.report.conclusions) : '<li>No cells in this browser yet: press Run.</li>';
 }
 for (const input of document.querySelectorAll('#view-experiment input')) input.addEventListener('change', () => { if (!running) showStored(); });
 
@@ -618,4 +660,4 @@ $('t1-run').addEventListener('click', async () => {
 
 // ---------------------------------------------------------------- go
 
-listWeightSets().then(() => start(params.get('backend') ?? 'auto'));
+Promise.all([listWeightSets(), loadReference()]).then(() => start(params.get('backend') ?? 'auto'));

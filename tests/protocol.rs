@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ fn config() -> ProtocolConfig {
 /// caller resumes).
 fn run_cells(
     config: &ProtocolConfig,
-    mut cells: Vec<AttackCell>,
+    cells: Vec<AttackCell>,
     stop_after: Option<u64>,
 ) -> Vec<AttackCell> {
     let device = Device::flex().autodiff();
@@ -70,31 +71,45 @@ fn run_cells(
         &plain_device,
     ))
     .unwrap();
-    for (k, id) in config.cells().iter().enumerate() {
-        if cells.len() <= k {
-            cells.push(AttackCell::new(id));
-        }
-        let cell = &mut cells[k];
-        let mut steps = 0;
-        while Step::of(config, cell, candidates.len()) != Step::Done
-            && stop_after.is_none_or(|n| steps < n)
-        {
-            pollster::block_on(run::advance(
-                victim,
-                &plain,
-                &plain_device,
-                test,
-                &candidates,
-                config,
-                id,
-                cell,
-                &zero,
-            ))
-            .unwrap();
-            steps += 1;
-        }
+    // The cells so far, in a store as a front end keeps them; each cell runs through the
+    // library's `run_cell`, stopped by its progress hook after `stop_after` steps.
+    let mut store = run::MemoryStore::default();
+    for (id, cell) in config.cells().iter().zip(cells) {
+        store.cells.insert(id.key(), cell);
     }
-    cells
+    for id in config.cells() {
+        let mut steps = 0;
+        pollster::block_on(run::run_cell(
+            victim,
+            &plain,
+            &plain_device,
+            test,
+            &candidates,
+            config,
+            &id,
+            &mut store,
+            &zero,
+            |_, _| {
+                steps += 1;
+                if stop_after.is_some_and(|n| steps > n) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        ))
+        .unwrap();
+    }
+    config
+        .cells()
+        .iter()
+        .map(|id| {
+            store
+                .cells
+                .remove(&id.key())
+                .unwrap_or_else(|| AttackCell::new(id))
+        })
+        .collect()
 }
 
 /// What a checkpoint keeps: the JSON half and the binary half, round-tripped.

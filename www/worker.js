@@ -146,28 +146,27 @@ const ops = {
     return poolFor(config);
   },
 
-  // One cell of an experiment, step by step until the library says it is done (a cell stored
-  // before it said so takes one step that finds nothing to do). Every step is stored before the
-  // next, so a cancel or a reload loses nothing finished. The page hands cells to its workers.
+  // One cell of an experiment, run to done by the library (`runCell`): it loads the cell from
+  // IndexedDB, takes its steps and stores each before the next, so a cancel or a reload loses
+  // nothing finished. The worker only persists, reports progress and says when to stop. The
+  // page hands cells to its workers.
   async runCell({ config, cell, indices, index, total }) {
     cancelled = false;
     if (indices) pool = { samples: config.samples, indices: Uint32Array.from(indices) };
-    const key = await store.configKey(config, weightsSha);
     await poolFor(config);
-    let stored = await store.get(key, cell.key);
+    const key = await store.configKey(config, weightsSha);
+    const cellStore = {
+      load: (cellKey) => store.get(key, cellKey),
+      // A turn of the event loop after every stored step, so a queued 'cancel' is seen.
+      save: async (cellKey, stored) => { await store.put(key, cellKey, stored); await breathe(); },
+    };
     const started = performance.now();
-    while (!(stored && stored.next === 'done')) {
-      await breathe();
-      if (cancelled) {
-        progress({ what: 'cell', index, total, cell, stored, state: 'cancelled' });
-        return { cancelled: true };
-      }
-      stored = await lab.attackStep(config, cell, stored ?? null, pool.indices);
-      await store.put(key, cell.key, stored);
-      progress({ what: 'cell', index, total, cell, stored, state: 'running', elapsed: (performance.now() - started) / 1000 });
-    }
-    progress({ what: 'cell', index, total, cell, stored, state: 'done' });
-    return { cancelled: false };
+    const next = await lab.runCell(config, cell, pool.indices, cellStore, (stored) => {
+      const state = stored.next === 'done' ? 'done' : cancelled ? 'cancelled' : 'running';
+      progress({ what: 'cell', index, total, cell, stored, state, elapsed: (performance.now() - started) / 1000 });
+      return cancelled;
+    });
+    return { cancelled: next !== 'done' };
   },
 };
 

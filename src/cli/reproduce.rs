@@ -1,6 +1,7 @@
 //! `advdrop reproduce`: the paper's protocol (Tables 2–5, Figures 2–3) with per-batch
 //! checkpoints, so an interrupted run resumes where it stopped.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -179,40 +180,44 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
             let Some(id) = queue.lock().expect("queue").next() else {
                 return Ok(());
             };
-            let mut cell = load_cell(&out, &id)?.unwrap_or_else(|| AttackCell::new(&id));
             let progress = bars.add(bar(
                 config.samples as u64,
                 "{prefix:>26} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
             ));
             progress.set_prefix(id.key());
-            let mut next = Step::of(&config, &cell, candidates.len());
-            while next != Step::Done {
-                progress.set_position(cell.samples.len() as u64);
-                progress.set_message(match next {
-                    Step::Attack => format!("ok of {} tried", cell.attempted),
-                    _ => format!(
-                        "recognising {}/{}",
-                        cell.recognition.len(),
-                        config.schemes.len()
-                    ),
-                });
-                next = pollster::block_on(run::advance(
-                    victim,
-                    &plain,
-                    &plain_device,
-                    &mnist.test,
-                    &candidates,
-                    &config,
-                    &id,
-                    &mut cell,
-                    &clock,
-                ))
-                .with_context(|| format!("cell {}", id.key()))?;
-                save_cell(&out, &id, &cell)?;
-            }
+            let mut last = None;
+            pollster::block_on(run::run_cell(
+                victim,
+                &plain,
+                &plain_device,
+                &mnist.test,
+                &candidates,
+                &config,
+                &id,
+                &mut FileStore { out: &out },
+                &clock,
+                |cell, next| {
+                    progress.set_position(cell.samples.len() as u64);
+                    progress.set_message(match next {
+                        Step::Attack => format!("ok of {} tried", cell.attempted),
+                        _ => format!(
+                            "recognising {}/{}",
+                            cell.recognition.len(),
+                            config.schemes.len()
+                        ),
+                    });
+                    if next == Step::Done {
+                        last = Some(Report::cell_line(cell));
+                    }
+                    ControlFlow::Continue(())
+                },
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             progress.finish_and_clear();
             bars.remove(&progress);
-            let _ = bars.println(Report::cell_line(&cell));
+            if let Some(line) = last {
+                let _ = bars.println(line);
+            }
         }
     };
     if jobs == 1 {
@@ -352,6 +357,21 @@ fn merge_cells(out: &Path, config: &ProtocolConfig, run_id: &RunId, from: &Path)
 fn cell_paths(out: &Path, id: &CellId) -> (PathBuf, PathBuf) {
     let base = out.join("cells").join(id.key());
     (base.with_extension("json"), base.with_extension("f32"))
+}
+
+/// The run's cells on files in `out/cells/`.
+struct FileStore<'a> {
+    out: &'a Path,
+}
+
+impl run::CellStore for FileStore<'_> {
+    type Error = anyhow::Error;
+    async fn load(&mut self, id: &CellId) -> Result<Option<AttackCell>> {
+        load_cell(self.out, id)
+    }
+    async fn save(&mut self, id: &CellId, cell: &AttackCell, _: Step) -> Result<()> {
+        save_cell(self.out, id, cell)
+    }
 }
 
 fn load_cell(out: &Path, id: &CellId) -> Result<Option<AttackCell>> {

@@ -117,3 +117,93 @@ pub async fn advance(
     }
     Ok(Step::of(config, cell, candidates.len()))
 }
+
+/// Where a run keeps its cells between steps: the CLI on files (atomic writes), the page in
+/// IndexedDB, the tests in memory. A cell never saved loads as `None`. Front ends implement
+/// this and [`run_cell`] does the rest: they hold no rule of a run.
+#[allow(async_fn_in_trait)] // used generically, never as `dyn`
+pub trait CellStore {
+    type Error: std::fmt::Display;
+    async fn load(&mut self, id: &CellId) -> Result<Option<AttackCell>, Self::Error>;
+    /// Keeps `cell` as it stands after a step; `next` is the step it needs next.
+    async fn save(&mut self, id: &CellId, cell: &AttackCell, next: Step)
+    -> Result<(), Self::Error>;
+}
+
+/// Why [`run_cell`] stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError<E: std::fmt::Display> {
+    #[error("cell {cell}: {source}")]
+    Attack { cell: String, source: AttackError },
+    #[error("cell {cell}: storing it: {error}")]
+    Store { cell: String, error: E },
+}
+
+/// Runs one cell from where `store` has it to done, saving it after every step. `on_step` hears
+/// the cell and the step it needs next, before the first step and after each; `Break` stops
+/// there (a cancel: everything finished is stored, and the next call resumes). Returns the
+/// step the cell needs next (`Done` unless stopped).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_cell<S: CellStore>(
+    victim: Victim<'_>,
+    plain: &Cnn,
+    plain_device: &Device,
+    test: &Split,
+    candidates: &[usize],
+    config: &ProtocolConfig,
+    id: &CellId,
+    store: &mut S,
+    clock: &dyn Fn() -> Duration,
+    mut on_step: impl FnMut(&AttackCell, Step) -> ControlFlow<()>,
+) -> Result<Step, RunError<S::Error>> {
+    let stored = |error| RunError::Store {
+        cell: id.key(),
+        error,
+    };
+    let mut cell = store
+        .load(id)
+        .await
+        .map_err(stored)?
+        .unwrap_or_else(|| AttackCell::new(id));
+    let mut next = Step::of(config, &cell, candidates.len());
+    while next != Step::Done && on_step(&cell, next).is_continue() {
+        next = advance(
+            victim,
+            plain,
+            plain_device,
+            test,
+            candidates,
+            config,
+            id,
+            &mut cell,
+            clock,
+        )
+        .await
+        .map_err(|source| RunError::Attack {
+            cell: id.key(),
+            source,
+        })?;
+        store.save(id, &cell, next).await.map_err(stored)?;
+    }
+    if next == Step::Done {
+        let _ = on_step(&cell, next);
+    }
+    Ok(next)
+}
+
+/// A [`CellStore`] in memory (tests, and runs nobody needs to resume).
+#[derive(Default)]
+pub struct MemoryStore {
+    pub cells: std::collections::BTreeMap<String, AttackCell>,
+}
+
+impl CellStore for MemoryStore {
+    type Error = std::convert::Infallible;
+    async fn load(&mut self, id: &CellId) -> Result<Option<AttackCell>, Self::Error> {
+        Ok(self.cells.get(&id.key()).cloned())
+    }
+    async fn save(&mut self, id: &CellId, cell: &AttackCell, _: Step) -> Result<(), Self::Error> {
+        self.cells.insert(id.key(), cell.clone());
+        Ok(())
+    }
+}

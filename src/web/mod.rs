@@ -5,13 +5,14 @@
 //! The module runs inside a Web Worker (`www/worker.js`). Every method that computes returns a
 //! `Promise`, and every read from the device inside is async, because a blocking read on
 //! WebGPU panics in the browser. Long work is cut into steps — one batch of one protocol cell,
-//! one recognition scheme — so the worker's JS loop can store each step in IndexedDB, post
-//! progress and honour a cancel between steps.
+//! one recognition scheme — and `runCell` stores each step in IndexedDB (through the worker's
+//! store functions), posts progress and honours a cancel between steps.
 //!
 //! Values cross to JS through serde-wasm-bindgen in its JSON-compatible mode (maps as plain
 //! objects, so results can be exported as JSON unchanged).
 
 use std::cell::RefCell;
+use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -257,6 +258,66 @@ impl StoredCell {
             adversarials,
             next: Some(next),
         })
+    }
+}
+
+/// The page's store of cells (IndexedDB, behind two JS functions).
+struct JsStore {
+    store: JsValue,
+    load: js_sys::Function,
+    save: js_sys::Function,
+}
+
+impl JsStore {
+    fn new(store: JsValue) -> Result<Self, JsValue> {
+        let method = |name: &str| -> Result<js_sys::Function, JsValue> {
+            js_sys::Reflect::get(&store, &JsValue::from_str(name))?
+                .dyn_into()
+                .map_err(|_| js_err(format!("the cell store has no {name}() method")))
+        };
+        Ok(Self {
+            load: method("load")?,
+            save: method("save")?,
+            store,
+        })
+    }
+}
+
+/// What a JS store's promise rejected with, as text.
+fn js_text(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            e.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+impl run::CellStore for JsStore {
+    type Error = String;
+    async fn load(&mut self, id: &CellId) -> Result<Option<AttackCell>, String> {
+        let promise = self
+            .load
+            .call1(&self.store, &JsValue::from_str(&id.key()))
+            .map_err(js_text)?;
+        let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&promise))
+            .await
+            .map_err(js_text)?;
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        StoredCell::from_js(value, id).map(Some).map_err(js_text)
+    }
+    async fn save(&mut self, id: &CellId, cell: &AttackCell, next: Step) -> Result<(), String> {
+        let stored = StoredCell::to_js(cell.clone(), next).map_err(js_text)?;
+        let promise = self
+            .save
+            .call2(&self.store, &JsValue::from_str(&id.key()), &stored)
+            .map_err(js_text)?;
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&promise))
+            .await
+            .map_err(js_text)?;
+        Ok(())
     }
 }
 
@@ -520,15 +581,20 @@ impl Lab {
         })
     }
 
-    /// Advances one cell by one batch. `stored` is the cell's last checkpoint
-    /// (`{cell, adversarials}`) or null; resolves to the new checkpoint.
-    #[wasm_bindgen(js_name = attackStep)]
-    pub fn attack_step(
+    /// Runs one cell of a protocol run to done through the library's `run::run_cell`, keeping
+    /// it in `store` — `{load(key) → Promise<stored | null>, save(key, stored) → Promise}`,
+    /// where `stored` is `{cell, adversarials, next}` — after every step. `on_step(stored)`
+    /// hears the cell before the first step and after each; returning `true` stops there (a
+    /// cancel: what is finished is stored). Resolves to the step the cell needs next (`done`
+    /// unless stopped).
+    #[wasm_bindgen(js_name = runCell)]
+    pub fn run_cell(
         &self,
         config: JsValue,
         cell: JsValue,
-        stored: JsValue,
         candidates: Vec<u32>,
+        store: JsValue,
+        on_step: js_sys::Function,
     ) -> js_sys::Promise {
         let lab = self.state.clone();
         let (weights, test) = (self.weights(), self.test());
@@ -536,7 +602,7 @@ impl Lab {
             let (weights, test) = (weights?, test?);
             let config = WebConfig::parse(config)?;
             let id = from_js::<WebCell>(cell)?.id(&config)?;
-            let mut cell = StoredCell::from_js(stored, &id)?;
+            let mut store = JsStore::new(store)?;
             let candidates: Vec<usize> = candidates.into_iter().map(|c| c as usize).collect();
             let grad_device = lab.device.clone().autodiff();
             let victim = Victim {
@@ -547,7 +613,8 @@ impl Lab {
                 mode: config.mode,
                 outputs: config.outputs,
             };
-            let next = run::advance(
+            let mut hook_error = None;
+            let next = run::run_cell(
                 victim,
                 &weights.plain,
                 &lab.device,
@@ -555,12 +622,27 @@ impl Lab {
                 &candidates,
                 &config,
                 &id,
-                &mut cell,
+                &mut store,
                 &clock,
+                |cell, next| {
+                    let stop = StoredCell::to_js(cell.clone(), next)
+                        .and_then(|stored| on_step.call1(&JsValue::NULL, &stored));
+                    match stop {
+                        Ok(v) if v.is_truthy() => ControlFlow::Break(()),
+                        Ok(_) => ControlFlow::Continue(()),
+                        Err(e) => {
+                            hook_error = Some(e);
+                            ControlFlow::Break(())
+                        }
+                    }
+                },
             )
             .await
             .map_err(js_err)?;
-            StoredCell::to_js(cell, next)
+            if let Some(e) = hook_error {
+                return Err(e);
+            }
+            to_js(&next)
         })
     }
 

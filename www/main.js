@@ -104,7 +104,7 @@ async function start(backend) {
   buildMenus(info.catalogue);
   showWorkersNote();
   const name = info.backend === 'webgpu' ? 'WebGPU' : 'CPU';
-  $('status-backend').textContent = `backend: ${name} — ${info.adapter}${info.fallback ? ` (WebGPU unavailable: ${info.fallback})` : ''}`;
+  $('status-backend').textContent = `backend: ${name} — ${info.adapter}${info.fallback ? ` (WebGPU unavailable: ${info.fallback})` : ''}${info.why ? ` (auto: ${info.why})` : ''}`;
   $('status-backend').dataset.backend = info.backend;
   $('backend-switch').value = info.backend;
   showWeights(info.card, info.sha256);

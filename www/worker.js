@@ -54,10 +54,27 @@ async function poolFor(config) {
   return pool.indices;
 }
 
+// What "auto" picks: WebGPU on a hardware adapter, else the CPU backend, with the reason. A
+// software adapter (Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, anything flagged as a
+// fallback adapter) runs this network an order of magnitude slower than the CPU backend.
+async function autoBackend() {
+  if (!self.navigator.gpu) return { wanted: 'cpu', why: 'this browser offers no WebGPU' };
+  let adapter = null;
+  try { adapter = await self.navigator.gpu.requestAdapter(); } catch { /* no adapter */ }
+  if (!adapter) return { wanted: 'cpu', why: 'WebGPU found no adapter' };
+  const i = adapter.info ?? {};
+  const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+  if (i.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software|basic render/i.test(name)) {
+    return { wanted: 'cpu', why: `WebGPU's adapter (${name || 'unnamed'}) is a software one, slower than the CPU backend` };
+  }
+  return { wanted: 'webgpu', why: null };
+}
+
 const ops = {
   async start({ backend, base, weights }) {
     await init();
-    const wanted = backend === 'auto' ? (self.navigator.gpu ? 'webgpu' : 'cpu') : backend;
+    const auto = backend === 'auto' ? await autoBackend() : null;
+    const wanted = auto ? auto.wanted : backend;
     let fallback = null;
     try {
       lab = await createLab(wanted);
@@ -89,7 +106,7 @@ const ops = {
     } catch (e) {
       dataError = String(e.message || e);
     }
-    return { backend: lab.backend, adapter, fallback, sha256, card, testSize, dataError, paper: paperNumbers(), catalogue: catalogue() };
+    return { backend: lab.backend, adapter, fallback, why: auto?.why ?? null, sha256, card, testSize, dataError, paper: paperNumbers(), catalogue: catalogue() };
   },
 
   async useShipped({ base, card }) {

@@ -138,6 +138,12 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
         await auto.waitForSelector('body[data-ready="true"]', { timeout: LONG });
         assert.equal(await auto.getAttribute('#status-backend', 'data-backend'), 'cpu');
         assert.match(await auto.textContent('#status-backend'), /auto: WebGPU's adapter .* is a software one/);
+        // Where both are real (forced here with ?auto=time), it times both and keeps the faster.
+        const timed = await context.newPage();
+        await timed.goto(`${server.url}/index.html?auto=time`);
+        await timed.waitForSelector('body[data-ready="true"]', { timeout: LONG });
+        assert.equal(await timed.getAttribute('#status-backend', 'data-backend'), 'cpu', await timed.textContent('#status-backend'));
+        assert.match(await timed.textContent('#status-backend'), /auto: timed: the CPU backend \d+ ms vs WebGPU \d+ ms/);
         assert.deepEqual(errors, []);
         return;
       }

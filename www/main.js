@@ -91,7 +91,7 @@ async function start(backend) {
   setStatus('status-backend', `backend: starting ${backend}…`);
   document.body.dataset.ready = 'false';
   try {
-    info = await call('start', { backend, base, weights: weightsChoice });
+    info = await call('start', { backend, base, weights: weightsChoice, alwaysTime: params.get('auto') === 'time' });
   } catch (e) {
     setStatus('status-backend', `backend: failed (${e.message})`);
     if (backend !== 'cpu') {

@@ -40,8 +40,19 @@ async function loadShipped(base, cardFile) {
   if (!response.ok) throw new Error(`model card ${cardFile}: the server answered ${response.status}`);
   const card = await response.json();
   const weights = await fetchWithProgress(new URL(`www/model/${card.weights_file}`, base), 'weights');
-  const sha256 = lab.loadWeights(weights, `www/model/${card.weights_file}`, card.weights_sha256);
-  return { card, sha256 };
+  const name = `www/model/${card.weights_file}`;
+  const sha256 = lab.loadWeights(weights, name, card.weights_sha256);
+  return { card, sha256, bytes: weights, name };
+}
+
+// Milliseconds for 64 stochastic forward passes (under `all`) of one image, after a warm-up
+// call (WebGPU compiles its shaders on the first).
+async function timeForward(l) {
+  const image = new Float32Array(784).fill(0.1);
+  await l.classify(image, ['all'], 64, 0n);
+  const t0 = performance.now();
+  for (let k = 0; k < 3; k++) await l.classify(image, ['all'], 64, BigInt(k + 1));
+  return (performance.now() - t0) / 3;
 }
 
 // The correctly classified test images a run draws from (how many the library decides), built
@@ -57,23 +68,26 @@ async function poolFor(config) {
 // What "auto" picks: WebGPU on a hardware adapter, else the CPU backend, with the reason. A
 // software adapter (Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, anything flagged as a
 // fallback adapter) runs this network an order of magnitude slower than the CPU backend.
-async function autoBackend() {
+// On a hardware adapter both backends are timed once the weights are in (`timed`), and the
+// faster kept; `alwaysTime` (the page's `?auto=time`) times them on a software adapter too.
+async function autoBackend(alwaysTime) {
   if (!self.navigator.gpu) return { wanted: 'cpu', why: 'this browser offers no WebGPU' };
   let adapter = null;
   try { adapter = await self.navigator.gpu.requestAdapter(); } catch { /* no adapter */ }
   if (!adapter) return { wanted: 'cpu', why: 'WebGPU found no adapter' };
   const i = adapter.info ?? {};
   const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
-  if (i.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software|basic render/i.test(name)) {
+  const software = i.isFallbackAdapter || adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software|basic render/i.test(name);
+  if (software && !alwaysTime) {
     return { wanted: 'cpu', why: `WebGPU's adapter (${name || 'unnamed'}) is a software one, slower than the CPU backend` };
   }
-  return { wanted: 'webgpu', why: null };
+  return { wanted: 'webgpu', why: null, timed: true };
 }
 
 const ops = {
-  async start({ backend, base, weights }) {
+  async start({ backend, base, weights, alwaysTime }) {
     await init();
-    const auto = backend === 'auto' ? await autoBackend() : null;
+    const auto = backend === 'auto' ? await autoBackend(alwaysTime) : null;
     const wanted = auto ? auto.wanted : backend;
     let fallback = null;
     try {
@@ -93,9 +107,27 @@ const ops = {
     // The weights the page asked for: one of the shipped sets (by its model card) or the
     // user's own file, so a restart (cancel, backend switch) keeps what the user chose.
     const loaded = weights && weights.bytes
-      ? { card: null, sha256: lab.loadWeights(weights.bytes, weights.name, undefined) }
+      ? { card: null, sha256: lab.loadWeights(weights.bytes, weights.name, undefined), bytes: weights.bytes, name: weights.name }
       : await loadShipped(base, weights?.card ?? 'advdrop-cnn.json');
     const { card, sha256 } = loaded;
+    let why = auto?.why ?? null;
+    if (auto?.timed && lab.backend === 'webgpu') {
+      // Both are real: time a few forward passes on each and keep the faster.
+      const cpu = await createLab('cpu');
+      cpu.loadWeights(loaded.bytes, loaded.name, sha256);
+      const gpuMs = await timeForward(lab);
+      const cpuMs = await timeForward(cpu);
+      const ms = (x) => `${x.toFixed(0)} ms`;
+      if (cpuMs < gpuMs) {
+        lab.free();
+        lab = cpu;
+        adapter = lab.adapter;
+        why = `timed: the CPU backend ${ms(cpuMs)} vs WebGPU ${ms(gpuMs)} for 64 forward passes`;
+      } else {
+        why = `timed: WebGPU ${ms(gpuMs)} vs the CPU backend ${ms(cpuMs)} for 64 forward passes`;
+        cpu.free();
+      }
+    }
     weightsSha = sha256;
     let testSize = 0;
     let dataError = null;
@@ -106,7 +138,7 @@ const ops = {
     } catch (e) {
       dataError = String(e.message || e);
     }
-    return { backend: lab.backend, adapter, fallback, why: auto?.why ?? null, sha256, card, testSize, dataError, paper: paperNumbers(), catalogue: catalogue() };
+    return { backend: lab.backend, adapter, fallback, why, sha256, card, testSize, dataError, paper: paperNumbers(), catalogue: catalogue() };
   },
 
   async useShipped({ base, card }) {

@@ -77,27 +77,25 @@ fn run_cells(
     for (id, cell) in config.cells().iter().zip(cells) {
         store.cells.insert(id.key(), cell);
     }
+    let runner = run::Runner {
+        victim,
+        plain: &plain,
+        plain_device: &plain_device,
+        test,
+        candidates: &candidates,
+        config,
+        clock: &zero,
+    };
     for id in config.cells() {
         let mut steps = 0;
-        pollster::block_on(run::run_cell(
-            victim,
-            &plain,
-            &plain_device,
-            test,
-            &candidates,
-            config,
-            &id,
-            &mut store,
-            &zero,
-            |_, _| {
-                steps += 1;
-                if stop_after.is_some_and(|n| steps > n) {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        ))
+        pollster::block_on(runner.run_cell(&id, &mut store, |_, _| {
+            steps += 1;
+            if stop_after.is_some_and(|n| steps > n) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }))
         .unwrap();
     }
     config

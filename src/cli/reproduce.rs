@@ -186,17 +186,17 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
             ));
             progress.set_prefix(id.key());
             let mut last = None;
-            pollster::block_on(run::run_cell(
+            let runner = run::Runner {
                 victim,
-                &plain,
-                &plain_device,
-                &mnist.test,
-                &candidates,
-                &config,
-                &id,
-                &mut FileStore { out: &out },
-                &clock,
-                |cell, next| {
+                plain: &plain,
+                plain_device: &plain_device,
+                test: &mnist.test,
+                candidates: &candidates,
+                config: &config,
+                clock: &clock,
+            };
+            pollster::block_on(
+                runner.run_cell(&id, &mut FileStore { out: &out }, |cell, next| {
                     progress.set_position(cell.samples.len() as u64);
                     progress.set_message(match next {
                         Step::Attack => format!("ok of {} tried", cell.attempted),
@@ -210,8 +210,8 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
                         last = Some(Report::cell_line(cell));
                     }
                     ControlFlow::Continue(())
-                },
-            ))
+                }),
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             progress.finish_and_clear();
             bars.remove(&progress);

@@ -83,44 +83,104 @@ impl Step {
     }
 }
 
-/// Takes the next step of one cell (one batch of attacks, or one scheme's recognition) and
-/// says which step follows. The caller persists the cell after each step; a cell stopped
-/// between steps resumes exactly where it stopped.
-#[allow(clippy::too_many_arguments)]
-pub async fn advance(
-    victim: Victim<'_>,
-    plain: &Cnn,
-    plain_device: &Device,
-    test: &Split,
-    candidates: &[usize],
-    config: &ProtocolConfig,
-    id: &CellId,
-    cell: &mut AttackCell,
-    clock: &dyn Fn() -> Duration,
-) -> Result<Step, AttackError> {
-    match Step::of(config, cell, candidates.len()) {
-        Step::Attack => {
-            protocol::attack_cell(victim, test, candidates, config, id, cell, clock, |_| {
-                ControlFlow::Break(())
-            })
-            .await?
-        }
-        Step::Recognise => {
-            // The pool ran out before N adversarials: the cell is finished with what it has.
-            cell.finished = true;
-            protocol::recognise_cell(plain, plain_device, config, id, cell, clock, |_| {
-                ControlFlow::Break(())
-            })
-            .await?
-        }
-        Step::Done => {}
+/// What every step of a run's cells needs: the network as the attacker queries it, the plain
+/// network that recognises, the test images and the run's pool of them, the configuration and a
+/// clock for the wall times. Front ends build one and drive cells through it.
+#[derive(Clone, Copy)]
+pub struct Runner<'a> {
+    pub victim: Victim<'a>,
+    pub plain: &'a Cnn,
+    pub plain_device: &'a Device,
+    pub test: &'a Split,
+    /// The pool: indices into `test` of the images cells draw from, in order.
+    pub candidates: &'a [usize],
+    pub config: &'a ProtocolConfig,
+    pub clock: &'a dyn Fn() -> Duration,
+}
+
+impl Runner<'_> {
+    /// What `cell` needs next in this run.
+    pub fn next(&self, cell: &AttackCell) -> Step {
+        Step::of(self.config, cell, self.candidates.len())
     }
-    Ok(Step::of(config, cell, candidates.len()))
+
+    /// Takes the next step of one cell (one batch of attacks, or one scheme's recognition) and
+    /// says which step follows. A cell stopped between steps resumes exactly where it stopped.
+    pub async fn advance(&self, id: &CellId, cell: &mut AttackCell) -> Result<Step, AttackError> {
+        let (config, clock) = (self.config, self.clock);
+        match self.next(cell) {
+            Step::Attack => {
+                protocol::attack_cell(
+                    self.victim,
+                    self.test,
+                    self.candidates,
+                    config,
+                    id,
+                    cell,
+                    clock,
+                    |_| ControlFlow::Break(()),
+                )
+                .await?
+            }
+            Step::Recognise => {
+                // The pool ran out before N adversarials: the cell is finished with what it has.
+                cell.finished = true;
+                protocol::recognise_cell(
+                    self.plain,
+                    self.plain_device,
+                    config,
+                    id,
+                    cell,
+                    clock,
+                    |_| ControlFlow::Break(()),
+                )
+                .await?
+            }
+            Step::Done => {}
+        }
+        Ok(self.next(cell))
+    }
+
+    /// Runs one cell from where `store` has it to done, saving it after every step. `on_step`
+    /// hears the cell and the step it needs next, before the first step and after each; `Break`
+    /// stops there (a cancel: everything finished is stored, and the next call resumes).
+    /// Returns the step the cell needs next (`Done` unless stopped).
+    pub async fn run_cell<S: CellStore>(
+        &self,
+        id: &CellId,
+        store: &mut S,
+        mut on_step: impl FnMut(&AttackCell, Step) -> ControlFlow<()>,
+    ) -> Result<Step, RunError<S::Error>> {
+        let stored = |error| RunError::Store {
+            cell: id.key(),
+            error,
+        };
+        let mut cell = store
+            .load(id)
+            .await
+            .map_err(stored)?
+            .unwrap_or_else(|| AttackCell::new(id));
+        let mut next = self.next(&cell);
+        while next != Step::Done && on_step(&cell, next).is_continue() {
+            next = self
+                .advance(id, &mut cell)
+                .await
+                .map_err(|source| RunError::Attack {
+                    cell: id.key(),
+                    source,
+                })?;
+            store.save(id, &cell, next).await.map_err(stored)?;
+        }
+        if next == Step::Done {
+            let _ = on_step(&cell, next);
+        }
+        Ok(next)
+    }
 }
 
 /// Where a run keeps its cells between steps: the CLI on files (atomic writes), the page in
 /// IndexedDB, the tests in memory. A cell never saved loads as `None`. Front ends implement
-/// this and [`run_cell`] does the rest: they hold no rule of a run.
+/// this and [`Runner::run_cell`] does the rest: they hold no rule of a run.
 #[allow(async_fn_in_trait)] // used generically, never as `dyn`
 pub trait CellStore {
     type Error: std::fmt::Display;
@@ -130,65 +190,13 @@ pub trait CellStore {
     -> Result<(), Self::Error>;
 }
 
-/// Why [`run_cell`] stopped short.
+/// Why [`Runner::run_cell`] stopped short.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError<E: std::fmt::Display> {
     #[error("cell {cell}: {source}")]
     Attack { cell: String, source: AttackError },
     #[error("cell {cell}: storing it: {error}")]
     Store { cell: String, error: E },
-}
-
-/// Runs one cell from where `store` has it to done, saving it after every step. `on_step` hears
-/// the cell and the step it needs next, before the first step and after each; `Break` stops
-/// there (a cancel: everything finished is stored, and the next call resumes). Returns the
-/// step the cell needs next (`Done` unless stopped).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_cell<S: CellStore>(
-    victim: Victim<'_>,
-    plain: &Cnn,
-    plain_device: &Device,
-    test: &Split,
-    candidates: &[usize],
-    config: &ProtocolConfig,
-    id: &CellId,
-    store: &mut S,
-    clock: &dyn Fn() -> Duration,
-    mut on_step: impl FnMut(&AttackCell, Step) -> ControlFlow<()>,
-) -> Result<Step, RunError<S::Error>> {
-    let stored = |error| RunError::Store {
-        cell: id.key(),
-        error,
-    };
-    let mut cell = store
-        .load(id)
-        .await
-        .map_err(stored)?
-        .unwrap_or_else(|| AttackCell::new(id));
-    let mut next = Step::of(config, &cell, candidates.len());
-    while next != Step::Done && on_step(&cell, next).is_continue() {
-        next = advance(
-            victim,
-            plain,
-            plain_device,
-            test,
-            candidates,
-            config,
-            id,
-            &mut cell,
-            clock,
-        )
-        .await
-        .map_err(|source| RunError::Attack {
-            cell: id.key(),
-            source,
-        })?;
-        store.save(id, &cell, next).await.map_err(stored)?;
-    }
-    if next == Step::Done {
-        let _ = on_step(&cell, next);
-    }
-    Ok(next)
 }
 
 /// A [`CellStore`] in memory (tests, and runs nobody needs to resume).

@@ -581,7 +581,7 @@ impl Lab {
         })
     }
 
-    /// Runs one cell of a protocol run to done through the library's `run::run_cell`, keeping
+    /// Runs one cell of a protocol run to done through the library's `run::Runner::run_cell`, keeping
     /// it in `store` — `{load(key) → Promise<stored | null>, save(key, stored) → Promise}`,
     /// where `stored` is `{cell, adversarials, next}` — after every step. `on_step(stored)`
     /// hears the cell before the first step and after each; returning `true` stops there (a
@@ -614,17 +614,17 @@ impl Lab {
                 outputs: config.outputs,
             };
             let mut hook_error = None;
-            let next = run::run_cell(
+            let runner = run::Runner {
                 victim,
-                &weights.plain,
-                &lab.device,
-                &test,
-                &candidates,
-                &config,
-                &id,
-                &mut store,
-                &clock,
-                |cell, next| {
+                plain: &weights.plain,
+                plain_device: &lab.device,
+                test: &test,
+                candidates: &candidates,
+                config: &config,
+                clock: &clock,
+            };
+            let next = runner
+                .run_cell(&id, &mut store, |cell, next| {
                     let stop = StoredCell::to_js(cell.clone(), next)
                         .and_then(|stored| on_step.call1(&JsValue::NULL, &stored));
                     match stop {
@@ -635,10 +635,9 @@ impl Lab {
                             ControlFlow::Break(())
                         }
                     }
-                },
-            )
-            .await
-            .map_err(js_err)?;
+                })
+                .await
+                .map_err(js_err)?;
             if let Some(e) = hook_error {
                 return Err(e);
             }

@@ -158,31 +158,49 @@ fn wrong_shapes_missing_and_unknown_tensors_are_named() {
     );
 }
 
+/// Every weight set the page and `--weights` offer (`www/model/index.json`): its card parses,
+/// its weights match the card's sha256 and load, and it recognises the test digits as well as
+/// its card says.
 #[test]
-fn shipped_weights_load_verified_and_score_at_least_99_percent() {
+fn every_shipped_weight_set_loads_verified_and_scores_at_least_99_percent() {
     let device = Device::flex();
-    let (bytes, card) = shipped();
-    assert_eq!(card.parameters, PARAMETERS);
-    let model = Cnn::from_verified_safetensors(&bytes, &card.weights_sha256, &device).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/model");
+    let cards: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(cards[0], "advdrop-cnn.json", "the default set comes first");
     let first: Split = common::mnist().test.slice(0..2000);
-    let acc = pollster::block_on(eval::accuracy(
-        &model,
-        &first,
-        &DropoutScheme::NONE,
-        &mut MaskRng::seed(0),
-        &device,
-        |_, _| {},
-    ))
-    .unwrap();
-    assert!(
-        acc >= 0.99,
-        "accuracy on the first 2,000 test images: {acc}"
-    );
-    assert!(
-        card.accuracy.test >= 0.992,
-        "card claims test accuracy {}",
-        card.accuracy.test
-    );
+    for name in &cards {
+        let card: ModelCard =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(card.parameters, PARAMETERS, "{name}");
+        assert!(
+            card.training_command.starts_with("advdrop train")
+                && !card.training_command.split(' ').any(|a| a.starts_with('/')),
+            "{name}: the training command must rerun anywhere: {}",
+            card.training_command
+        );
+        let bytes = std::fs::read(dir.join(&card.weights_file)).unwrap();
+        let model = Cnn::from_verified_safetensors(&bytes, &card.weights_sha256, &device).unwrap();
+        let acc = pollster::block_on(eval::accuracy(
+            &model,
+            &first,
+            &DropoutScheme::NONE,
+            &mut MaskRng::seed(0),
+            &device,
+            |_, _| {},
+        ))
+        .unwrap();
+        assert!(
+            acc >= 0.99,
+            "{name}: accuracy on the first 2,000 test images: {acc}"
+        );
+        assert!(
+            card.accuracy.test >= 0.99,
+            "{name}: card claims test accuracy {}",
+            card.accuracy.test
+        );
+    }
 }
 
 /// The ndarray backend, kept as the documented CPU fallback, gives flex's logits.

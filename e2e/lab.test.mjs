@@ -105,6 +105,7 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       // The weight-set menu lists the shipped sets from their model cards; the default is chosen.
       assert.equal(await page.inputValue('#weights-set'), 'advdrop-cnn.json');
       assert.match(await page.textContent('#weights-set'), /12 epochs, LR ×0\.75 per epoch/);
+      assert.match(await page.textContent('#weights-set'), /40 epochs, constant LR/);
       assert.match(await page.textContent('#status-data'), /10,000 test digits/);
 
       // A corrupted weight file is refused with a reason, and the shipped weights stay loaded

@@ -5,10 +5,14 @@
 //! of it L-BFGS); `cargo bench --bench attacks -- deepfool fgsm` runs the named attacks only.
 //! One timed run per line rather than criterion's repetitions: a single L-BFGS batch takes
 //! minutes, and the spread between runs is far below the differences that matter here.
+//!
+//! FGSM runs twice: `fgsm-1ε` makes one model call per ε as Foolbox did (the sweep before wide
+//! calls), `fgsm` gives each image still searching several ε per call; success and MAD must
+//! agree, and `extra/img` counts the evaluations past the answer that the wide calls spent.
 
 use std::time::Instant;
 
-use advdrop::attack::{Attack, AttackKind, Criterion, Metric, Mode, Victim, run_attack};
+use advdrop::attack::{Attack, AttackKind, Criterion, Fgsm, Metric, Mode, Victim, run_attack};
 use advdrop::data::Mnist;
 use advdrop::experiment::protocol;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng};
@@ -52,8 +56,19 @@ fn main() {
         .zip(&labels)
         .map(|(&i, &l)| protocol::target_for(0, i, l))
         .collect();
-    println!("attack      goal      scheme  success  img/s   queries/img");
+    println!("attack      goal      scheme  success  img/s   queries/img  extra/img  MAD (0-255)");
+    let mut attacks: Vec<(&str, AttackKind)> = Vec::new();
     for attack in AttackKind::paper() {
+        if let AttackKind::Fgsm(f) = &attack {
+            let narrow = Fgsm {
+                wide: false,
+                ..f.clone()
+            };
+            attacks.push(("fgsm-1ε", AttackKind::Fgsm(narrow)));
+        }
+        attacks.push((attack.name(), attack));
+    }
+    for (label, attack) in attacks {
         if !wanted.is_empty() && !wanted.iter().any(|w| w == attack.name()) {
             continue;
         }
@@ -85,15 +100,22 @@ fn main() {
                 .expect("attack");
                 let seconds = started.elapsed().as_secs_f64();
                 let successes = out.success.iter().filter(|&&s| s).count();
-                let queries = out.queries.iter().map(|&q| q as f64).sum::<f64>() / BATCH as f64;
+                let per_image = |v: &[u32]| v.iter().map(|&q| q as f64).sum::<f64>() / BATCH as f64;
+                let mad = (0..BATCH)
+                    .filter(|&i| out.success[i])
+                    .map(|i| out.distances[i].mad as f64 * 255.0)
+                    .sum::<f64>()
+                    / successes.max(1) as f64;
                 println!(
-                    "{:<11} {:<9} {:<7} {:>3}/{BATCH}  {:>6.2}  {:>8.0}",
-                    attack.name(),
+                    "{:<11} {:<9} {:<7} {:>3}/{BATCH}  {:>6.2}  {:>11.0}  {:>9.0}  {:>11.2}",
+                    label,
                     goal_name,
                     scheme_name,
                     successes,
                     BATCH as f64 / seconds,
-                    queries
+                    per_image(&out.queries),
+                    per_image(&out.extra),
+                    mad
                 );
             }
         }

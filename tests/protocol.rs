@@ -230,6 +230,7 @@ fn sample(index: usize, mad: f32) -> Sample {
             ..Default::default()
         },
         queries: 1,
+        extra: 0,
     }
 }
 

@@ -344,6 +344,8 @@ async function showResult(out, request, target) {
     ['MSE', d.mse.toExponential(3)],
     ['attacker', request.mode],
     ['queries', out.queries[0]],
+    // FGSM's wide sweep: points evaluated past the answer to keep a call wide (not queries).
+    ...(out.extra?.[0] ? [['extra evaluations', out.extra[0]]] : []),
     ['time', `${out.seconds.toFixed(2)} s on ${info.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`],
   ];
   $('metrics').innerHTML = rows.map(([k, v]) => `<tr><th scope="row">${k}</th><td data-metric="${k}">${v}</td></tr>`).join('');

@@ -118,6 +118,10 @@ pub struct AttackOutcome {
     pub distances: Vec<Distances>,
     /// Forward passes spent per image (a replicated DeepFool call counts each replica).
     pub queries: Vec<u32>,
+    /// Forward passes per image beyond the point where Foolbox would have stopped, spent only
+    /// to keep a model call wide (FGSM's ε chunks); not queries, and they change nothing else.
+    #[serde(default)]
+    pub extra: Vec<u32>,
 }
 
 impl AttackOutcome {
@@ -192,10 +196,11 @@ pub async fn run_attack(
     let mut oracle = Oracle::new(victim, rng, criterion, labels.to_vec(), tracker);
     let active = oracle.check_originals().await?;
     attack.run(&mut oracle, active).await?;
-    let (tracker, queries, _) = oracle.into_parts();
+    let (tracker, queries, extra) = oracle.into_parts();
     let n = tracker.len();
     let mut outcome = AttackOutcome {
         queries,
+        extra,
         ..Default::default()
     };
     for i in 0..n {

@@ -53,6 +53,9 @@ pub struct Oracle<'a> {
     labels: Vec<u8>,
     tracker: Tracker,
     queries: Vec<u32>,
+    /// Per image, points evaluated past the one Foolbox would have stopped at, to keep a call
+    /// wide ([`Oracle::predict_until_adversarial`]); not queries.
+    extra: Vec<u32>,
     first_logits: Vec<[f32; CLASSES]>,
 }
 
@@ -84,6 +87,7 @@ impl<'a> Oracle<'a> {
             labels,
             tracker,
             queries: vec![0; n],
+            extra: vec![0; n],
             first_logits: vec![[0.0; CLASSES]; n],
         }
     }
@@ -145,8 +149,9 @@ impl<'a> Oracle<'a> {
         self.tracker.found(i)
     }
 
-    pub(crate) fn into_parts(self) -> (Tracker, Vec<u32>, Vec<u8>) {
-        (self.tracker, self.queries, self.labels)
+    /// The tracker, the queries and the extra evaluations per image.
+    pub(crate) fn into_parts(self) -> (Tracker, Vec<u32>, Vec<u32>) {
+        (self.tracker, self.queries, self.extra)
     }
 
     /// Foolbox's first step: predict every original once. Images already adversarial on that
@@ -182,6 +187,56 @@ impl<'a> Oracle<'a> {
     ) -> Result<Vec<Checked>, AttackError> {
         let (logits, _) = self.call(points, ids, None).await?;
         Ok(self.check(ids, points, &logits, 1))
+    }
+
+    /// Several points per image in one call, as if predicted one by one in order until the
+    /// first adversarial: `points` holds `k` consecutive points of each of `ids` (`ids.len() ×
+    /// k × 784` pixels, image by image). Each point draws its own masks, as one call per point
+    /// would. Points up to and including an image's first adversarial are checked (counted as
+    /// queries, offered to the tracker); those after it were evaluated only to keep the call
+    /// wide, so they count as extra evaluations instead, and change nothing else. Returns,
+    /// per image, the position (0..k) of its first adversarial point.
+    pub async fn predict_until_adversarial(
+        &mut self,
+        ids: &[usize],
+        points: &[f32],
+        k: usize,
+    ) -> Result<Vec<Option<usize>>, AttackError> {
+        if points.len() != ids.len() * k * PIXELS {
+            return Err(AttackError::Shape(format!(
+                "{} pixels for {} images × {k} points",
+                points.len(),
+                ids.len()
+            )));
+        }
+        let rows: Vec<usize> = ids
+            .iter()
+            .flat_map(|&i| std::iter::repeat_n(i, k))
+            .collect();
+        let (logits, _) = self.call(points, &rows, None).await?;
+        let passes = self.passes() as u32;
+        let mut first = Vec::with_capacity(ids.len());
+        for (j, &i) in ids.iter().enumerate() {
+            let mut hit = None;
+            for r in 0..k {
+                let row = j * k + r;
+                if hit.is_some() {
+                    self.extra[i] += passes;
+                    continue;
+                }
+                let checked = self.check(
+                    &[i],
+                    &points[row * PIXELS..(row + 1) * PIXELS],
+                    &logits[row * CLASSES..(row + 1) * CLASSES],
+                    1,
+                );
+                if checked[0].adversarial {
+                    hit = Some(r);
+                }
+            }
+            first.push(hit);
+        }
+        Ok(first)
     }
 
     /// A checked prediction and the gradient of CE(`classes[j]`) w.r.t. point `j`, both from

@@ -198,6 +198,9 @@ pub struct Sample {
     pub first_pass: bool,
     pub distances: Distances,
     pub queries: u32,
+    /// Forward passes past Foolbox's stopping point, spent to keep calls wide (not queries).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extra: u32,
 }
 
 /// An attempted image the attack did not turn adversarial: kept so that a run can be checked
@@ -209,6 +212,12 @@ pub struct Failure {
     pub label: u8,
     pub target: Option<u8>,
     pub queries: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extra: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A cell's state: its adversarials so far, where it stands, and (once recognised) how every
@@ -374,6 +383,7 @@ pub async fn attack_cell(
                     label: labels[j],
                     target: (id.goal == Goal::Targeted).then_some(targets[j]),
                     queries: outcome.queries[j],
+                    extra: outcome.extra[j],
                 });
                 continue;
             }
@@ -384,6 +394,7 @@ pub async fn attack_cell(
                 first_pass: outcome.first_pass[j],
                 distances: outcome.distances[j],
                 queries: outcome.queries[j],
+                extra: outcome.extra[j],
             });
             cell.adversarials.extend_from_slice(outcome.adversarial(j));
             if cell.samples.len() == config.samples {

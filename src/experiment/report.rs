@@ -74,6 +74,10 @@ pub struct CellSummary {
     pub mean_l0: f64,
     pub mean_linf: f64,
     pub mean_queries: f64,
+    /// Forward passes per success spent past Foolbox's stopping point to keep calls wide
+    /// (FGSM's ε chunks); not part of `mean_queries`.
+    #[serde(default)]
+    pub mean_extra: f64,
     pub attack_seconds: f64,
     /// Images attacked per second (successes and skipped failures).
     pub images_per_second: f64,
@@ -211,7 +215,7 @@ impl Report {
         md += "## Cells\n\n| goal | attack | scheme | successes / tried | first pass | MAD (0–255) | paper | L2 | L∞ | queries | attack s | img/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for c in &self.cells {
             md += &format!(
-                "| {} | {} | {} | {} / {} ({:.1} % [{:.1}, {:.1}]){} | {} | {:.2} ± {:.2} | {} | {:.2} | {:.3} | {:.0} | {:.0} | {:.2} |\n",
+                "| {} | {} | {} | {} / {} ({:.1} % [{:.1}, {:.1}]){} | {} | {:.2} ± {:.2} | {} | {:.2} | {:.3} | {:.0}{} | {:.0} | {:.2} |\n",
                 c.goal.name(),
                 c.attack,
                 c.scheme,
@@ -228,6 +232,11 @@ impl Report {
                 c.mean_l2,
                 c.mean_linf,
                 c.mean_queries,
+                if c.mean_extra > 0.0 {
+                    format!(" (+{:.0} extra)", c.mean_extra)
+                } else {
+                    String::new()
+                },
                 c.attack_seconds,
                 c.images_per_second
             );
@@ -491,6 +500,7 @@ fn summarise(cell: &AttackCell) -> CellSummary {
         mean_l0: mean(&|s| s.distances.l0 as f64),
         mean_linf: mean(&|s| s.distances.linf as f64),
         mean_queries: mean(&|s| s.queries as f64),
+        mean_extra: mean(&|s| s.extra as f64),
         attack_seconds: cell.attack_seconds,
         images_per_second: cell.attempted as f64 / cell.attack_seconds.max(1e-9),
         recognition_seconds: cell.recognition_seconds,

@@ -9,6 +9,7 @@ mod train;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use burn::module::Module;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -85,6 +86,9 @@ pub(crate) struct Loaded {
 
 /// Loads `--weights` (or, without it, the shipped weights built into the binary), checking
 /// them against the card beside them when there is one (the shipped weights always have one).
+/// The parameters are frozen: the CLI evaluates and attacks, and attacks differentiate with
+/// respect to the input only — a backward pass would otherwise compute every weight's
+/// gradient too (a third of a gradient call's time).
 pub(crate) fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<Loaded> {
     let Some(weights) = weights else {
         let card: ModelCard =
@@ -92,7 +96,7 @@ pub(crate) fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) 
         let model = Cnn::from_verified_safetensors(SHIPPED_BYTES, &card.weights_sha256, device)
             .context("loading the built-in shipped weights")?;
         return Ok(Loaded {
-            model,
+            model: model.no_grad(),
             sha256: card.weights_sha256.clone(),
             card: Some(card),
             name: SHIPPED_WEIGHTS.into(),
@@ -117,7 +121,7 @@ pub(crate) fn load_model(weights: Option<&Path>, device: &burn::tensor::Device) 
     }
     .with_context(|| format!("loading weights {}", weights.display()))?;
     Ok(Loaded {
-        model,
+        model: model.no_grad(),
         card,
         sha256: crate::model::weights::sha256_hex(&bytes),
         name: weights.display().to_string(),

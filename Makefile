@@ -24,9 +24,10 @@ MNIST_TEST := data/mnist/t10k-images-idx3-ubyte.gz data/mnist/t10k-labels-idx1-u
 serve: deps-web $(MNIST_TEST)
 	trunk serve --release
 
-## dist: the static site for GitHub Pages (dist/, works from any sub-path).
+## dist: the static site for GitHub Pages (dist/, works from any sub-path), and its size.
 dist: deps-web $(MNIST_TEST)
 	trunk build --release
+	node e2e/size.mjs dist --budget-wasm-gzip $(WASM_GZIP_BUDGET)
 
 # Only when the files are missing: the CLI is built for its fetch-mnist command.
 $(MNIST_TEST):
@@ -73,11 +74,18 @@ test: test-native test-wasm test-e2e test-fidelity
 test-native: deps
 	$(CARGO) test --release --locked -q
 
+# The page's cargo profile (index.html's data-cargo-profile-release): the wasm tests use it too,
+# so both builds share one compilation of burn for wasm32.
+WASM_PROFILE := wasm-size
+# The gzip-compressed wasm module may not grow past this (bytes; measured 3.18 MB, 2026-11-30).
+WASM_GZIP_BUDGET := 3300000
+
 test-wasm: deps-browser
-	wasm-pack test --headless --chrome --release --mode no-install -- --locked --no-default-features --test web
+	wasm-pack test --headless --chrome --mode no-install -- --profile $(WASM_PROFILE) --locked --no-default-features --test web
 
 test-e2e: deps-browser build
 	ADVDROP_MNIST=$${ADVDROP_TEST_MNIST:-../shared/data/mnist} trunk build --release
+	node e2e/size.mjs dist --budget-wasm-gzip $(WASM_GZIP_BUDGET) >/dev/null
 	ADVDROP_BIN=$(BIN) ADVDROP_MNIST=$${ADVDROP_TEST_MNIST:-../shared/data/mnist} npm run -s e2e
 
 bench:
@@ -93,7 +101,7 @@ fmt:
 
 lint:
 	$(CARGO) clippy --release --all-targets --locked -- -D warnings
-	$(CARGO) clippy --release --locked --lib --target $(WASM_TARGET) --no-default-features -- -D warnings
+	$(CARGO) clippy --profile $(WASM_PROFILE) --locked --lib --target $(WASM_TARGET) --no-default-features -- -D warnings
 
 # The fidelity harness: the real Foolbox 0.8 (and scipy's L-BFGS-B) in a venv of pinned packages.
 VENV := fidelity/.venv

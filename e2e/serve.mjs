@@ -1,5 +1,6 @@
 // A static file server for dist/ on 127.0.0.1 (a secure context, so WebGPU is allowed), with
-// the MIME types module workers and WebAssembly streaming need.
+// the MIME types module workers and WebAssembly streaming need. `mounts` serves more folders
+// beside it: {'/bench/': 'e2e/bench'} answers /bench/x from e2e/bench/x.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -10,11 +11,13 @@ const TYPES = {
   '.png': 'image/png', '.gz': 'application/octet-stream', '.safetensors': 'application/octet-stream',
 };
 
-export function serve(root, port = 0) {
+export function serve(root, port = 0, mounts = {}) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const mount = Object.keys(mounts).find((prefix) => path.startsWith(prefix));
+    const [dir, rest] = mount ? [mounts[mount], path.slice(mount.length)] : [root, path];
     try {
-      const body = await readFile(join(root, path.endsWith('/') ? `${path}index.html` : path));
+      const body = await readFile(join(dir, path.endsWith('/') ? `${rest}index.html` : rest));
       res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': body.length });
       res.end(body);
     } catch {

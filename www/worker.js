@@ -170,6 +170,12 @@ const ops = {
     return lab.table1(schemes, limit, repeats, BigInt(seed), (p) => progress({ what: 'table1', ...p }));
   },
 
+  // Throughput of the loaded network on this backend (the library's `benchmark`, for
+  // e2e/bench.mjs): {seconds, images, imgPerSec, values}.
+  async benchmark({ kind, batch, reps, scheme }) {
+    return lab.benchmark(kind, batch, reps, scheme ?? 'none');
+  },
+
   async cells({ config }) {
     return lab.cells(config);
   },

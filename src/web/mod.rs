@@ -17,15 +17,17 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::attack::{
-    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, Outputs, PIXELS, Victim, run_attack,
+    Attack, AttackKind, AttackOutcome, Criterion, Metric, Mode, Oracle, Outputs, PIXELS, Tracker,
+    Victim, run_attack,
 };
-use crate::data::Split;
+use crate::backend::read_floats;
+use crate::data::{SIDE, Split};
 use crate::eval::{self, MeanCi};
 use crate::experiment::paper;
 use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
@@ -76,6 +78,12 @@ fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
 fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value).map_err(js_err)
 }
+
+/// Bounds on [`Lab::benchmark`]'s arguments: far past where a CPU's or GPU's throughput levels
+/// off, yet small enough that one call cannot exhaust a worker's memory (a gradient at batch
+/// 1,024 keeps ~0.35 GB of activations) or run for hours.
+const MAX_BENCHMARK_BATCH: usize = 1024;
+const MAX_BENCHMARK_REPS: usize = 10_000;
 
 /// Milliseconds since the page started, as a clock for the protocol's wall times
 /// (`std::time::Instant` does not exist on wasm32-unknown-unknown).
@@ -369,6 +377,34 @@ struct ProgressEvent<'a> {
     images: usize,
 }
 
+/// What [`Lab::benchmark`] measured.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BenchmarkReply {
+    /// Wall time of the timed calls (the warm-up call excluded).
+    seconds: f64,
+    /// Images through the network in the timed calls: batch × reps.
+    images: usize,
+    img_per_sec: f64,
+    /// What the warm-up call read back — logits (`batch × 10`) or input gradients
+    /// (`batch × 784`) — so another implementation of the network can be checked against it.
+    values: Vec<f32>,
+}
+
+/// Runs `call` once to warm up (WebGPU compiles its shaders on the first call), then `reps`
+/// times on the clock. Returns what the warm-up call gave and the seconds the reps took.
+async fn time_calls(
+    reps: usize,
+    mut call: impl AsyncFnMut() -> Result<Vec<f32>, JsValue>,
+) -> Result<(Vec<f32>, f64), JsValue> {
+    let values = call().await?;
+    let started = clock();
+    for _ in 0..reps {
+        call().await?;
+    }
+    Ok((values, (clock() - started).as_secs_f64()))
+}
+
 #[derive(Serialize)]
 struct ReportReply {
     report: Report,
@@ -420,11 +456,14 @@ impl Lab {
         let grad_device = self.state.device.clone().autodiff();
         // Built on the target device and loaded there: moving an autodiff model between
         // devices records a transfer whose backward pass would read back synchronously.
+        // The attacks differentiate with respect to the input only; parameters left requiring
+        // gradients would make every backward pass compute theirs too.
         let grad = match &expected_sha256 {
             Some(sha) => Cnn::from_verified_safetensors(bytes, sha, &grad_device),
             None => Cnn::from_safetensors(bytes, &grad_device),
         }
-        .map_err(js_err)?;
+        .map_err(js_err)?
+        .no_grad();
         let plain = grad.valid();
         let sha256 = sha256_hex(bytes);
         *self.state.weights.borrow_mut() = Some(Rc::new(Weights {
@@ -554,6 +593,100 @@ impl Lab {
             .map_err(js_err)?;
             let seconds = (clock() - started).as_secs_f64();
             to_js(&AttackReply { outcome, seconds })
+        })
+    }
+
+    /// Times the loaded network on this lab's backend: `reps` calls after one warm-up call, each
+    /// on the first `batch` MNIST test digits, sent from the host and read back, so the time is
+    /// what a caller waits for. `kind` is `forward` (the inference network's logits under
+    /// `scheme`) or `gradient` (the input gradient of each digit's cross-entropy at its label on
+    /// the autodiff network, taken through the [`Oracle`] as the attacks take it). Resolves to
+    /// `{seconds, images, imgPerSec, values}` (`values`: what the warm-up call read back).
+    pub fn benchmark(
+        &self,
+        kind: String,
+        batch: usize,
+        reps: usize,
+        scheme: String,
+    ) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let (weights, test) = (self.weights(), self.test());
+        future_to_promise(async move {
+            let (weights, test) = (weights?, test?);
+            let gradient = match kind.as_str() {
+                "forward" => false,
+                "gradient" => true,
+                other => {
+                    return Err(js_err(format!(
+                        "unknown benchmark '{other}': forward or gradient"
+                    )));
+                }
+            };
+            if !(1..=MAX_BENCHMARK_BATCH).contains(&batch) {
+                return Err(js_err(format!(
+                    "batch {batch} is outside 1–{MAX_BENCHMARK_BATCH}"
+                )));
+            }
+            if !(1..=MAX_BENCHMARK_REPS).contains(&reps) {
+                return Err(js_err(format!(
+                    "reps {reps} is outside 1–{MAX_BENCHMARK_REPS}"
+                )));
+            }
+            if batch > test.len() {
+                return Err(js_err(format!(
+                    "batch {batch} needs more digits than the test set's {}",
+                    test.len()
+                )));
+            }
+            let scheme: DropoutScheme = scheme.parse().map_err(js_err)?;
+            let ids: Vec<usize> = (0..batch).collect();
+            let labels = test.labels_at(&ids);
+            let pixels = read_floats(test.images_tensor(&ids, &lab.device))
+                .await
+                .map_err(js_err)?;
+            let mut rng = MaskRng::seed(0);
+            let (values, seconds) = if gradient {
+                let grad_device = lab.device.clone().autodiff();
+                let victim = Victim {
+                    model: &weights.grad,
+                    inference: &weights.plain,
+                    scheme,
+                    device: &grad_device,
+                    mode: Mode::default(),
+                    outputs: Outputs::Logits,
+                };
+                let tracker = Tracker::new(pixels.clone(), Metric::Mse);
+                let mut oracle = Oracle::new(
+                    victim,
+                    &mut rng,
+                    Criterion::Misclassification,
+                    labels.clone(),
+                    tracker,
+                );
+                time_calls(reps, async || {
+                    oracle
+                        .gradient(&ids, &pixels, &labels)
+                        .await
+                        .map_err(js_err)
+                })
+                .await?
+            } else {
+                time_calls(reps, async || {
+                    let data = TensorData::new(pixels.clone(), [batch, 1, SIDE, SIDE]);
+                    let x = Tensor::<4>::from_data(data, &lab.device);
+                    read_floats(weights.plain.forward(x, &scheme, &mut rng))
+                        .await
+                        .map_err(js_err)
+                })
+                .await?
+            };
+            let images = batch * reps;
+            to_js(&BenchmarkReply {
+                seconds,
+                images,
+                img_per_sec: images as f64 / seconds,
+                values,
+            })
         })
     }
 

@@ -37,7 +37,10 @@ fn main() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/model/advdrop-cnn.safetensors"),
     )
     .expect("shipped weights");
-    let model = Cnn::from_safetensors(&bytes, &device).expect("weights");
+    // Frozen, as the CLI loads them: attacks differentiate with respect to the input only.
+    let model = Cnn::from_safetensors(&bytes, &device)
+        .expect("weights")
+        .no_grad();
     let plain = model.valid();
     let candidates = pollster::block_on(protocol::candidates(
         &plain,

@@ -1,6 +1,11 @@
 //! Core throughput on the CPU backend (flex): forward passes, input gradients, a training step.
 //! `cargo bench --bench core`; criterion prints images/s (its "elem/s").
+//!
+//! `cargo bench --bench core -- ndarray` times the same three on burn's ndarray backend instead
+//! (groups `forward_ndarray`, ...): they are registered only when the filter names them, so the
+//! default run stays flex-only and as long as before.
 
+use advdrop::backend::Backend;
 use advdrop::data::Mnist;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng, TrainConfig};
 use advdrop::train::Training;
@@ -22,11 +27,26 @@ fn batch(mnist: &Mnist, n: usize, device: &Device) -> Tensor<4> {
     mnist.test.images_tensor(&idx, device)
 }
 
-fn forward(c: &mut Criterion) {
+/// The filter word that registers the ndarray groups.
+const NDARRAY: &str = "ndarray";
+
+/// ndarray's backward pass takes seconds per batch of 64: criterion's fewest samples keep each
+/// of its gradient and training benches to about a minute.
+const NDARRAY_SAMPLES: usize = 10;
+
+/// Group `name` on flex, `name_ndarray` on ndarray.
+fn group_name(name: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Flex => name.to_owned(),
+        other => format!("{name}_{other}"),
+    }
+}
+
+fn forward(c: &mut Criterion, backend: Backend) {
     let mnist = mnist();
-    let device = Device::flex();
+    let device = backend.device();
     let model = Cnn::new(&device);
-    let mut group = c.benchmark_group("forward");
+    let mut group = c.benchmark_group(group_name("forward", backend));
     for (name, scheme) in [("none", DropoutScheme::NONE), ("all", DropoutScheme::ALL)] {
         for n in [1usize, 64, 256] {
             let images = batch(&mnist, n, &device);
@@ -40,12 +60,15 @@ fn forward(c: &mut Criterion) {
     group.finish();
 }
 
-fn input_gradient(c: &mut Criterion) {
+fn input_gradient(c: &mut Criterion, backend: Backend) {
     let mnist = mnist();
-    let device = Device::flex().autodiff();
+    let device = backend.device().autodiff();
     // Attacks differentiate with respect to the input only.
     let model = Cnn::new(&device).no_grad();
-    let mut group = c.benchmark_group("input_gradient");
+    let mut group = c.benchmark_group(group_name("input_gradient", backend));
+    if backend != Backend::Flex {
+        group.sample_size(NDARRAY_SAMPLES);
+    }
     for (name, scheme) in [("none", DropoutScheme::NONE), ("all", DropoutScheme::ALL)] {
         let n = 64;
         let images = batch(&mnist, n, &device);
@@ -63,7 +86,7 @@ fn input_gradient(c: &mut Criterion) {
     group.finish();
 }
 
-fn training_step(c: &mut Criterion) {
+fn training_step(c: &mut Criterion, backend: Backend) {
     let mnist = mnist();
     let train = mnist.train().slice(0..64);
     let val = mnist.validation().slice(0..1);
@@ -75,15 +98,38 @@ fn training_step(c: &mut Criterion) {
         seed: 0,
         fc_dropout: 0.5,
     };
-    let mut run = Training::start(config, &Device::flex(), None, false).unwrap();
-    let mut group = c.benchmark_group("training_step");
+    let mut run = Training::start(config, &backend.device(), None, false).unwrap();
+    let mut group = c.benchmark_group(group_name("training_step", backend));
     group.throughput(Throughput::Elements(64));
-    group.sample_size(20);
+    group.sample_size(if backend != Backend::Flex {
+        NDARRAY_SAMPLES
+    } else {
+        20
+    });
     group.bench_function("batch64", |b| {
         b.iter(|| run.run_epoch(&train, &val, &mut |_| {}).unwrap())
     });
     group.finish();
 }
 
-criterion_group!(benches, forward, input_gradient, training_step);
+fn flex(c: &mut Criterion) {
+    forward(c, Backend::Flex);
+    input_gradient(c, Backend::Flex);
+    training_step(c, Backend::Flex);
+}
+
+#[cfg(feature = "ndarray")]
+fn ndarray(c: &mut Criterion) {
+    if !std::env::args().skip(1).any(|arg| arg.contains(NDARRAY)) {
+        return;
+    }
+    forward(c, Backend::NdArray);
+    input_gradient(c, Backend::NdArray);
+    training_step(c, Backend::NdArray);
+}
+
+#[cfg(not(feature = "ndarray"))]
+fn ndarray(_: &mut Criterion) {}
+
+criterion_group!(benches, flex, ndarray);
 criterion_main!(benches);

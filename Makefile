@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MNIST_TEST := data/mnist/t10k-images-idx3-ubyte.gz data/mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: serve dist run test test-native test-wasm test-e2e test-fidelity deps deps-web deps-browser deps-fidelity build bench bench-attacks fmt lint fidelity lbfgsb-fixtures
+.PHONY: bench-browser serve dist run test test-native test-wasm test-e2e test-fidelity deps deps-web deps-browser deps-fidelity build bench bench-attacks fmt lint fidelity lbfgsb-fixtures
 
 ## serve: install what is missing, fetch MNIST, build the page, serve it on http://127.0.0.1:8080
 serve: deps-web $(MNIST_TEST)
@@ -57,7 +57,8 @@ deps-web:
 	  $(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN)
 	@trunk --version 2>/dev/null | grep -q " $(TRUNK)$$" || \
 	  $(CARGO) install -q trunk --version =$(TRUNK) --locked
-	@[ -d node_modules/playwright-core ] && [ -d node_modules/chart.js ] || npm ci --no-audit --no-fund --silent
+	@# TensorFlow.js (~290 MB, optional dependencies) only for `make bench-browser`.
+	@[ -d node_modules/playwright-core ] && [ -d node_modules/chart.js ] || npm ci --omit=optional --no-audit --no-fund --silent
 
 ## deps-browser: what the browser tests add: pinned wasm-pack, Debian's chromium and chromedriver.
 deps-browser: deps-web
@@ -90,6 +91,12 @@ test-e2e: deps-browser build
 
 bench:
 	$(CARGO) bench --bench core
+
+## bench-browser: the page's CPU backend beside the same CNN in TensorFlow.js (installs TF.js,
+## the optional npm dependencies, when missing).
+bench-browser: dist
+	@[ -d node_modules/@tensorflow/tfjs-backend-wasm ] || npm ci --no-audit --no-fund --silent
+	npm run -s bench:browser
 
 # Each attack at batch 100 under none and all (about 30 minutes on 2 cores; name attacks to narrow it,
 # e.g. make bench-attacks ATTACKS="deepfool fgsm").

@@ -4,6 +4,7 @@
 // node_modules/ for this page only) in a worker of its own; the two are checked to give the
 // same logits and gradients before either is timed. Forward passes at batch 1, 64 and 256,
 // input gradients at 64, each timing at least MIN_SECONDS long. Prints a markdown table.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,11 @@ const ROUNDS = 3;
 // weights decoded by each.
 const TOLERANCE = 1e-3;
 const dist = process.env.ADVDROP_DIST ?? 'dist';
+// TensorFlow.js is an optional npm dependency (`make test` leaves it out): say how to get it.
+if (!existsSync('node_modules/@tensorflow/tfjs-backend-wasm')) {
+  console.error('TensorFlow.js is not installed: run `npm ci` (or `make bench-browser`, which does).');
+  process.exit(1);
+}
 const backend = 'cpu';
 
 // The features the wasm module was compiled with (its `target_features` custom section).

@@ -50,6 +50,27 @@ struct Weights {
     name: String,
 }
 
+impl Weights {
+    /// These weights as an attack queries them: `grad` on `grad_device` (the lab's device with
+    /// autodiff), `plain` for predictions.
+    fn victim<'a>(
+        &'a self,
+        scheme: DropoutScheme,
+        grad_device: &'a Device,
+        mode: Mode,
+        outputs: Outputs,
+    ) -> Victim<'a> {
+        Victim {
+            model: &self.grad,
+            inference: &self.plain,
+            scheme,
+            device: grad_device,
+            mode,
+            outputs,
+        }
+    }
+}
+
 struct State {
     /// The plain device (no autodiff).
     device: Device,
@@ -570,14 +591,7 @@ impl Lab {
                 other => return Err(js_err(format!("unknown goal '{other}'"))),
             };
             let grad_device = lab.device.clone().autodiff();
-            let victim = Victim {
-                model: &weights.grad,
-                inference: &weights.plain,
-                scheme,
-                device: &grad_device,
-                mode: request.mode,
-                outputs: Outputs::Logits,
-            };
+            let victim = weights.victim(scheme, &grad_device, request.mode, Outputs::Logits);
             let mut rng = MaskRng::seed(request.seed);
             let started = clock();
             let outcome = run_attack(
@@ -647,14 +661,7 @@ impl Lab {
             let mut rng = MaskRng::seed(0);
             let (values, seconds) = if gradient {
                 let grad_device = lab.device.clone().autodiff();
-                let victim = Victim {
-                    model: &weights.grad,
-                    inference: &weights.plain,
-                    scheme,
-                    device: &grad_device,
-                    mode: Mode::default(),
-                    outputs: Outputs::Logits,
-                };
+                let victim = weights.victim(scheme, &grad_device, Mode::default(), Outputs::Logits);
                 let tracker = Tracker::new(pixels.clone(), Metric::Mse);
                 let mut oracle = Oracle::new(
                     victim,
@@ -738,14 +745,7 @@ impl Lab {
             let mut store = JsStore::new(store)?;
             let candidates: Vec<usize> = candidates.into_iter().map(|c| c as usize).collect();
             let grad_device = lab.device.clone().autodiff();
-            let victim = Victim {
-                model: &weights.grad,
-                inference: &weights.plain,
-                scheme: id.scheme,
-                device: &grad_device,
-                mode: config.mode,
-                outputs: config.outputs,
-            };
+            let victim = weights.victim(id.scheme, &grad_device, config.mode, config.outputs);
             let mut hook_error = None;
             let runner = run::Runner {
                 victim,

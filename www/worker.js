@@ -193,7 +193,8 @@ const ops = {
     const stored = await store.cells(await store.configKey(config, weightsSha));
     // The pool the cells drew from, rebuilt after a reload (the report states its size).
     const indices = stored.length ? await poolFor(config) : [];
-    return lab.report(config, stored.map((s) => s.stored), indices.length);
+    // The JSON halves only: the report needs no pixels.
+    return lab.report(config, stored.map((s) => ({ cell: s.stored.cell })), indices.length);
   },
 
   // The pool the main worker screened, for the page to hand to the other workers of a run.

@@ -205,9 +205,29 @@ for (const backend of (process.env.ADVDROP_E2E_BACKENDS ?? 'cpu,webgpu').split('
       assert.equal(await page.locator('#ref-table tr[data-cell]').count(), 35);
       const cells = await tinyExperiment(page);
       await page.click('#exp-clear');
+      // Before the run: the estimate times each attack on a few digits, says how long N takes and
+      // proposes the largest N for about five minutes; "Use N" sets it.
+      await page.click('#exp-estimate');
+      await page.waitForSelector('#exp-eta-text[data-seconds]');
+      const estimated = Number(await page.getAttribute('#exp-eta-text', 'data-seconds'));
+      const proposed = Number(await page.getAttribute('#exp-eta-text', 'data-proposed'));
+      assert.ok(estimated > 0 && Number.isFinite(estimated), await page.textContent('#exp-eta-text'));
+      assert.ok(proposed >= 1 && proposed <= 1000, await page.textContent('#exp-eta-text'));
+      assert.match(await page.textContent('#exp-eta-text'), /for N = 2 on 2 workers/);
+      if (proposed !== TINY.samples) {
+        await page.click('#exp-use-n');
+        assert.equal(await page.inputValue('#exp-n'), String(proposed));
+        await page.waitForFunction((n) => new RegExp(`for N = ${n} on`).test(document.getElementById('exp-eta-text').textContent), proposed);
+        await page.fill('#exp-n', String(TINY.samples));
+      }
+      const t0 = Date.now();
       await page.click('#exp-run');
       await page.waitForSelector('#exp-status[data-finished]');
       assert.equal(await page.getAttribute('#exp-status', 'data-finished'), 'true', await page.textContent('#exp-status'));
+      // The estimate is a guide, not a promise, but not off by an order of magnitude.
+      const took = (Date.now() - t0) / 1000;
+      console.log(`# ${backend}: estimated ${estimated.toFixed(1)} s, took ${took.toFixed(1)} s (N = ${TINY.samples}, ${cells} cells, 2 workers)`);
+      assert.ok(took / estimated < 10 && estimated / took < 10, `estimated ${estimated} s, took ${took} s`);
       assert.equal(await page.getAttribute('#exp-status', 'data-workers'), '2');
       assert.equal(await page.locator('#exp-cells tr[data-state="done"]').count(), cells);
       assert.ok(Number(await page.getAttribute('#mad-top3', 'data-bars')) >= 2, 'MAD chart has bars');

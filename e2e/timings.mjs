@@ -2,7 +2,9 @@
 // `make dist`. Times one attack of each type on test digit #0 in the attack lab, Table 1 on 1,000
 // test digits, and the protocol (attacks default fgsm,jsma,deepfool; both goals; the five schemes;
 // 20 votes) at N per cell on `workers` Web Workers (default: the page's), as the page reports
-// them. PROTOCOL_ONLY=1 times the protocol alone. Prints a markdown table, a row at a time.
+// them. PROTOCOL_ONLY=1 times the protocol alone; PROTOCOL_LIMIT_S (default 3600) stops waiting
+// for it and reports the cells done by then. The page's estimate is printed before the run
+// (ESTIMATE=0 skips it). Prints a markdown table, a row at a time.
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
@@ -57,12 +59,25 @@ try {
   if (workers) await page.fill('#exp-workers', workers);
   for (const box of await page.$$('input[name="exp-attack"]')) await box.setChecked(attacks.includes(await box.getAttribute('value')));
   await page.click('#exp-clear');
+  // The page's own estimate first, where the build has one (ESTIMATE=0 skips it).
+  if (process.env.ESTIMATE !== '0' && await page.$('#exp-estimate')) {
+    const t = Date.now();
+    await page.click('#exp-estimate');
+    await page.waitForSelector('#exp-eta-text[data-seconds]');
+    const eta = Number(await page.getAttribute('#exp-eta-text', 'data-seconds'));
+    row([`estimate before the run (timing took ${((Date.now() - t) / 1000).toFixed(1)} s)`, `proposes N = ${await page.getAttribute('#exp-eta-text', 'data-proposed')} for ~5 min`, `${eta.toFixed(1)} s`]);
+  }
+  const started = Date.now();
   await page.click('#exp-run');
-  await page.waitForSelector('#exp-status[data-finished="true"]');
+  // PROTOCOL_LIMIT_S: stop waiting after that many seconds and report the cells done by then.
+  const limit = Number(process.env.PROTOCOL_LIMIT_S ?? 3600) * 1000;
+  const finished = await page.waitForSelector('#exp-status[data-finished="true"]', { timeout: limit }).then(() => true, () => false);
   const cells = await page.$$eval('#exp-cells tr[data-cell]', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  for (const c of cells) row([`protocol cell ${c[0]}`, `${c[1]} adversarials of ${c[2]} tried`, c[4]]);
+  for (const c of cells) row([`protocol cell ${c[0]}`, `${c[1]} adversarials of ${c[2]} tried (${c[3]})`, c[4]]);
   const status = await page.textContent('#exp-status');
-  row([`protocol (${attacks.join(', ')}), N = ${n}, ${cells.length} cells, ${await page.getAttribute('#exp-status', 'data-workers')} worker(s)`, '', status.match(/in ([\d.]+ s)/)[1]]);
+  const what = `protocol (${attacks.join(', ')}), N = ${n}, ${cells.length} cells, ${workers ?? 'default'} worker(s)`;
+  if (finished) row([what, '', status.match(/in ([\d.]+ s)/)[1]]);
+  else row([what, `not finished: ${cells.filter((c) => c[3] === 'done').length} of ${cells.length} cells done`, `> ${((Date.now() - started) / 1000).toFixed(0)} s`]);
 } finally {
   await browser.close();
   server.close();

@@ -550,6 +550,72 @@ $('exp-clear').addEventListener('click', async () => {
   await showStored();
 });
 
+// The ETA before a run: "Estimate time" has the lab's worker attack a few digits with each
+// attack of the run and time one recognition pass (the library's `timeRun`); the library then
+// counts the rest (`estimate`). The timing is kept for this configuration, so changing N or the
+// workers re-estimates at once.
+let timing = null; // {key, timing}
+const timingKey = (c) => JSON.stringify({ ...c, samples: 0, sha256: info?.sha256, backend: info?.backend });
+const duration = (s) => (s < 90 ? `${Math.max(1, Math.round(s))} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`);
+async function showEstimate() {
+  const config = expConfig();
+  const text = $('exp-eta-text');
+  const use = $('exp-use-n');
+  if (!timing || timing.key !== timingKey(config)) {
+    text.textContent = '';
+    use.hidden = true;
+    return;
+  }
+  let e;
+  try {
+    e = await call('estimate', { config, timing: timing.timing, reference: referenceCells().length ? reference.report : null, workers: workersWanted() });
+  } catch (err) {
+    text.textContent = `No estimate: ${err.message}`;
+    return;
+  }
+  const fromReference = e.cells.filter((c) => c.from_reference).length;
+  const basis = fromReference
+    ? `${fromReference} of ${e.cells.length} cells take their success rate from the reference run`
+    : 'success rates come from those digits alone (no reference run of these weights and settings)';
+  text.textContent = `Estimate: about ${duration(e.seconds)} for N = ${e.samples} on ${e.workers} worker${e.workers > 1 ? 's' : ''}`
+    + ` (each attack timed on ${e.probe_images} digits on this device; ${basis}; digits differ several-fold in cost, so read it as a guide).`
+    + ` In about ${duration(e.budget_seconds)}: N = ${e.proposed_samples} (${duration(e.proposed_seconds)}).`;
+  text.dataset.seconds = String(e.seconds);
+  text.dataset.proposed = String(e.proposed_samples);
+  use.textContent = `Use N = ${e.proposed_samples}`;
+  use.dataset.n = String(e.proposed_samples);
+  use.hidden = e.proposed_samples === e.samples;
+}
+listeners.add((p) => {
+  if (p.what === 'probe') $('exp-status').textContent = `Timing ${p.goal} · ${p.attack} on a few digits (${p.done + 1}/${p.total})…`;
+});
+$('exp-estimate').addEventListener('click', async () => {
+  const config = expConfig();
+  running = true;
+  $('exp-run').disabled = true;
+  $('exp-estimate').disabled = true;
+  $('exp-cancel').disabled = false;
+  delete $('exp-eta-text').dataset.seconds;
+  try {
+    const t = await call('timeRun', { config });
+    timing = { key: timingKey(config), timing: t };
+    $('exp-status').textContent = 'Timed.';
+    await showEstimate();
+  } catch (e) {
+    $('exp-status').textContent = e.message === 'cancelled' ? 'Estimate cancelled.' : `Could not time the run: ${e.message}`;
+  } finally {
+    running = false;
+    $('exp-run').disabled = false;
+    $('exp-estimate').disabled = false;
+    $('exp-cancel').disabled = true;
+  }
+});
+$('exp-use-n').addEventListener('click', () => {
+  $('exp-n').value = $('exp-use-n').dataset.n;
+  $('exp-n').dispatchEvent(new Event('change'));
+});
+for (const id of ['exp-n', 'exp-workers']) $(id).addEventListener('change', () => { if (!running) showEstimate(); });
+
 // The reference run: the committed N = 1000 reproduction (results/paper/report.json, copied into
 // the build), drawn beside this browser's cells when it attacked the weights in use.
 let reference = null; // {report} or {error}
@@ -633,6 +699,7 @@ async function showStored() {
     }
   }
   $('conclusions').innerHTML = lastReport ? conclusionItems(lastReport.report.conclusions) : '<li>No cells in this browser yet: press Run.</li>';
+  if (!running) await showEstimate();
 }
 for (const input of document.querySelectorAll('#view-experiment input')) input.addEventListener('change', () => { if (!running) showStored(); });
 

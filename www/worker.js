@@ -1,7 +1,7 @@
 // The Web Worker that hosts the wasm module, so the page never freezes (not even on the
 // single-threaded CPU backend). The page sends {id, op, ...} messages; every reply carries
 // the same id. Long runs post {type: 'progress'} events and stop between steps on 'cancel'.
-import init, { createLab, paperNumbers, catalogue } from '../advdrop.js';
+import init, { createLab, paperNumbers, catalogue, estimateRun } from '../advdrop.js';
 import * as store from './store.js';
 
 let lab = null;
@@ -200,6 +200,20 @@ const ops = {
   // The pool the main worker screened, for the page to hand to the other workers of a run.
   async pool({ config }) {
     return poolFor(config);
+  },
+
+  // Times the run's attacks on a few digits of its pool (the library's `timeRun`); a cancel
+  // stops between attacks.
+  async timeRun({ config }) {
+    cancelled = false;
+    const indices = await poolFor(config);
+    return lab.timeRun(config, indices, (p) => { progress({ what: 'probe', ...p }); return cancelled; });
+  },
+
+  // The library's estimate of a run from a timing: wall time for N on `workers` workers, and
+  // the largest N that fits its budget.
+  async estimate({ config, timing, reference, workers }) {
+    return estimateRun(config, timing, reference ?? null, workers);
   },
 
   // One cell of an experiment, run to done by the library (`runCell`): it loads the cell from

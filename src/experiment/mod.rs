@@ -1,6 +1,7 @@
 //! Experiments: the paper's tables, computed and set beside the published figures.
 
 pub mod catalogue;
+pub mod estimate;
 pub mod figures;
 pub mod paper;
 pub mod protocol;

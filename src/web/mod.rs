@@ -32,11 +32,11 @@ use crate::attack::{
 use crate::backend::read_floats;
 use crate::data::{SIDE, Split};
 use crate::eval::{self, MeanCi};
-use crate::experiment::paper;
 use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
 use crate::experiment::report::{Report, RunInfo};
 use crate::experiment::run::{self, Step};
 use crate::experiment::table1::{self, Table1Cell, Table1Progress};
+use crate::experiment::{estimate, paper};
 use crate::model::weights::sha256_hex;
 use crate::model::{Cnn, DropoutScheme, MaskRng};
 
@@ -70,6 +70,27 @@ impl Weights {
             device: grad_device,
             mode,
             outputs,
+        }
+    }
+
+    /// A run's steps over these weights: attacked as `victim` (from [`Weights::victim`]),
+    /// recognised by the plain network on `device`, timed by the page's clock.
+    fn runner<'a>(
+        &'a self,
+        victim: Victim<'a>,
+        device: &'a Device,
+        test: &'a Split,
+        candidates: &'a [usize],
+        config: &'a ProtocolConfig,
+    ) -> run::Runner<'a> {
+        run::Runner {
+            victim,
+            plain: &self.plain,
+            plain_device: device,
+            test,
+            candidates,
+            config,
+            clock: &clock,
         }
     }
 }
@@ -774,15 +795,7 @@ impl Lab {
             let grad_device = lab.device.clone().autodiff();
             let victim = weights.victim(id.scheme, &grad_device, config.mode, config.outputs);
             let mut hook_error = None;
-            let runner = run::Runner {
-                victim,
-                plain: &weights.plain,
-                plain_device: &lab.device,
-                test: &test,
-                candidates: &candidates,
-                config: &config,
-                clock: &clock,
-            };
+            let runner = weights.runner(victim, &lab.device, &test, &candidates, &config);
             let next = runner
                 .run_cell(&id, &mut store, |cell, next| {
                     let stop = StoredCell::to_js(cell.clone(), next)
@@ -802,6 +815,64 @@ impl Lab {
                 return Err(e);
             }
             to_js(&next)
+        })
+    }
+
+    /// Times a run of `config` on this lab before it starts (the library's
+    /// `estimate::probe` and `probe_recognition`): each (goal, attack) of the run attacks the
+    /// first `estimate::PROBE_IMAGES` digits of `candidates` once, then one recognition pass is
+    /// timed. `on_probe({done, total, goal, attack})` hears each before it starts; returning
+    /// `true` stops (the promise rejects with "cancelled"). Resolves to the `Timing` that
+    /// [`estimate_run`] takes.
+    #[wasm_bindgen(js_name = timeRun)]
+    pub fn time_run(
+        &self,
+        config: JsValue,
+        candidates: Vec<u32>,
+        on_probe: js_sys::Function,
+    ) -> js_sys::Promise {
+        let lab = self.state.clone();
+        let (weights, test) = (self.weights(), self.test());
+        future_to_promise(async move {
+            let (weights, test) = (weights?, test?);
+            let config = WebConfig::parse(config)?;
+            let candidates: Vec<usize> = candidates.into_iter().map(|c| c as usize).collect();
+            if candidates.is_empty() {
+                return Err(js_err(
+                    "the pool is empty: no test digit to time the attacks on",
+                ));
+            }
+            let scheme = estimate::probe_scheme(&config);
+            let grad_device = lab.device.clone().autodiff();
+            let victim = weights.victim(scheme, &grad_device, config.mode, config.outputs);
+            let runner = weights.runner(victim, &lab.device, &test, &candidates, &config);
+            let mut pairs: Vec<(Goal, AttackKind)> = Vec::new();
+            for id in config.cells() {
+                if !pairs.iter().any(|(g, a)| *g == id.goal && *a == id.attack) {
+                    pairs.push((id.goal, id.attack));
+                }
+            }
+            let mut probes = Vec::new();
+            for (done, (goal, attack)) in pairs.iter().enumerate() {
+                let note = to_js(&serde_json::json!({
+                    "done": done, "total": pairs.len(), "goal": goal.name(), "attack": attack.name(),
+                }))?;
+                if on_probe.call1(&JsValue::NULL, &note)?.is_truthy() {
+                    return Err(js_err("cancelled"));
+                }
+                probes.push(
+                    estimate::probe(&runner, *goal, attack, estimate::PROBE_IMAGES)
+                        .await
+                        .map_err(js_err)?,
+                );
+            }
+            let seconds_per_pass = estimate::probe_recognition(&runner, estimate::PROBE_IMAGES)
+                .await
+                .map_err(js_err)?;
+            to_js(&estimate::Timing {
+                probes,
+                seconds_per_pass,
+            })
         })
     }
 
@@ -887,6 +958,35 @@ impl Lab {
 #[derive(Deserialize)]
 struct StoredCellRef {
     cell: AttackCell,
+}
+
+/// How long a run of `config` takes on `workers` workers, from a `timing` ([`Lab::time_run`]) and
+/// the reference run's report when it attacked the same weights (else `null`), and the largest
+/// N that finishes within the library's budget (five minutes): the library's `estimate`.
+#[wasm_bindgen(js_name = estimateRun)]
+pub fn estimate_run(
+    config: JsValue,
+    timing: JsValue,
+    reference: JsValue,
+    workers: usize,
+) -> Result<JsValue, JsValue> {
+    let config = WebConfig::parse(config)?;
+    let timing: estimate::Timing = from_js(timing)?;
+    let reference: Option<Report> = if reference.is_null() || reference.is_undefined() {
+        None
+    } else {
+        Some(from_js(reference)?)
+    };
+    if !(1..=64).contains(&workers) {
+        return Err(js_err(format!("workers {workers} is outside 1–64")));
+    }
+    to_js(&estimate::estimate(
+        &config,
+        &timing,
+        reference.as_ref(),
+        workers,
+        estimate::BUDGET_SECONDS,
+    ))
 }
 
 /// What the page offers — attacks (with their defaults and sources), goals, schemes, attacker

@@ -519,6 +519,7 @@ $('exp-run').addEventListener('click', async () => {
   running = true;
   started = performance.now();
   $('exp-run').disabled = true;
+  $('exp-estimate').disabled = true;
   $('exp-cancel').disabled = false;
   let message;
   let finished = 'false';
@@ -534,6 +535,7 @@ $('exp-run').addEventListener('click', async () => {
   } finally {
     running = false;
     $('exp-run').disabled = false;
+    $('exp-estimate').disabled = false;
     $('exp-cancel').disabled = true;
     await showStored();
     // Set last, once the charts show the final state (the tests wait on it).

@@ -138,7 +138,7 @@ test-fidelity: build deps-fidelity
 ## fidelity: advdrop against the real Foolbox 0.8, every attack × goal under none and all
 ## (results/fidelity/; under 30 minutes on 2 cores).
 fidelity: build deps-fidelity
-	$(BIN) reproduce --samples $(FIDELITY_N) --seed 5 --schemes "none;all" --votes 1 \
+	$(BIN) reproduce --samples $(FIDELITY_N) --seed 5 --schemes "none;all" --votes 1 --streams batch \
 	  --out results/fidelity/run --resume --mnist $(FIDELITY_MNIST)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) fidelity/harness.py --run results/fidelity/run \
 	  --out results/fidelity --mnist $(FIDELITY_MNIST) --jobs 2 --check

@@ -9,9 +9,13 @@ use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
-use advdrop::attack::{AttackKind, DeepFool, Distances, Fgsm, Mode, Victim};
+use advdrop::attack::{
+    AttackError, AttackKind, AttackOutcome, DeepFool, Distances, Fgsm, Mode, Victim,
+};
 use advdrop::eval::Recognition;
-use advdrop::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig, Sample};
+use advdrop::experiment::protocol::{
+    self, AttackCell, Batch, CellId, Crew, Goal, ProtocolConfig, Sample, Streams,
+};
 use advdrop::experiment::report::{Report, RunInfo, Verdict};
 use advdrop::experiment::run::{self, Step};
 use advdrop::model::DropoutScheme;
@@ -41,6 +45,9 @@ fn config() -> ProtocolConfig {
         batch: 2,
         mode: Mode::Paper,
         outputs: advdrop::attack::Outputs::Logits,
+        streams: Streams::Image,
+        // Every batch of two in two parts of one image.
+        part: 1,
     }
 }
 
@@ -51,6 +58,16 @@ fn run_cells(
     config: &ProtocolConfig,
     cells: Vec<AttackCell>,
     stop_after: Option<u64>,
+) -> Vec<AttackCell> {
+    run_cells_with(config, cells, stop_after, None)
+}
+
+/// [`run_cells`] with a crew that attacks the parts of splittable batches.
+fn run_cells_with(
+    config: &ProtocolConfig,
+    cells: Vec<AttackCell>,
+    stop_after: Option<u64>,
+    crew: Option<&dyn Crew>,
 ) -> Vec<AttackCell> {
     let device = Device::flex().autodiff();
     let model = common::shipped_model(&device);
@@ -85,6 +102,7 @@ fn run_cells(
         candidates: &candidates,
         config,
         clock: &zero,
+        crew,
     };
     for id in config.cells() {
         let mut steps = 0;
@@ -196,6 +214,98 @@ fn a_seed_reproduces_a_run_and_a_resumed_run_equals_an_uninterrupted_one() {
         run_cells(&other, Vec::new(), None),
         whole,
         "another seed, another run"
+    );
+}
+
+/// Threads, each with its own copy of the network, attacking the parts of a batch at once (as
+/// the CLI's `--jobs` does); the parts are dealt out in reverse, so the last is taken first.
+struct ThreadCrew {
+    models: Vec<advdrop::model::Cnn>,
+    device: Device,
+}
+
+impl Crew for ThreadCrew {
+    fn attack(&self, parts: &[Batch]) -> Result<Vec<AttackOutcome>, AttackError> {
+        let mut outcomes: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(k, part)| {
+                    let model = &self.models[k % self.models.len()];
+                    let device = &self.device;
+                    scope.spawn(move || {
+                        let plain = model.valid();
+                        let victim = Victim {
+                            model,
+                            inference: &plain,
+                            scheme: DropoutScheme::NONE,
+                            device,
+                            mode: Mode::Paper,
+                            outputs: advdrop::attack::Outputs::Logits,
+                        };
+                        pollster::block_on(part.attack(victim))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        outcomes.reverse();
+        outcomes.into_iter().collect()
+    }
+}
+
+#[test]
+fn a_run_in_parts_is_the_same_on_one_thread_or_several() {
+    let config = config();
+    let whole = run_cells(&config, Vec::new(), None);
+    let device = Device::flex().autodiff();
+    let crew = ThreadCrew {
+        models: vec![
+            common::shipped_model(&device),
+            common::shipped_model(&device),
+        ],
+        device,
+    };
+    assert_eq!(
+        run_cells_with(&config, Vec::new(), None, Some(&crew)),
+        whole,
+        "the parts of every batch attacked at once, on two threads"
+    );
+
+    // The part size is part of the run (kernels round differently at other widths); under
+    // batch streams an image's masks depend on its batch, so batches are attacked whole.
+    let wider = ProtocolConfig {
+        part: 2,
+        ..config.clone()
+    };
+    assert!(config.shares_cells_with(&wider).is_err());
+    let shared = ProtocolConfig {
+        streams: Streams::Batch,
+        ..config.clone()
+    };
+    assert_eq!(shared.part_size(), None);
+    let test = &common::mnist().test;
+    let id = &shared.cells()[0];
+    let candidates: Vec<usize> = (0..10).collect();
+    let fresh = AttackCell::new(id);
+    assert_eq!(
+        protocol::next_batch(test, &candidates, &shared, id, &fresh)
+            .parts()
+            .len(),
+        1
+    );
+    let parts = protocol::next_batch(test, &candidates, &config, id, &fresh).parts();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[1].indices, vec![1]);
+    // And the streams are other streams: the stochastic cells differ.
+    let unsplit = run_cells_with(&shared, Vec::new(), None, Some(&crew));
+    assert_eq!(unsplit, run_cells(&shared, Vec::new(), None));
+    assert!(
+        unsplit
+            .iter()
+            .zip(&whole)
+            .any(|(a, b)| a.scheme != "none" && a.samples != b.samples)
     );
 }
 

@@ -387,6 +387,8 @@ function expConfig() {
     goals: checked('exp-goal'),
     votes: Math.max(1, Number($('exp-votes').value)),
     mode: $('exp-mode').value,
+    // Every image draws its own masks (as `advdrop reproduce` does by default).
+    streams: 'image',
   };
 }
 

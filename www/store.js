@@ -27,12 +27,14 @@ async function transact(mode, work) {
   });
 }
 
-/// The run's key: its configuration and weights, hashed. The paper's attacker mode is left
-/// out, so runs stored before modes existed keep their key.
+/// The run's key: its configuration and weights, hashed. The paper's attacker mode and the
+/// batch streams are left out, so runs stored before modes or per-image streams existed keep
+/// their key (and never mix with a run of per-image streams).
 export async function configKey(config, weightsSha) {
   const fields = [config.samples, config.seed, config.attacks, config.schemes,
     config.goals, config.votes, config.batch, weightsSha];
   if (config.mode && config.mode !== 'paper') fields.push(config.mode);
+  if (config.streams && config.streams !== 'batch') fields.push(`streams:${config.streams}`);
   const text = JSON.stringify(fields);
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, '0')).join('');

@@ -32,12 +32,12 @@ pub use fgsm::Fgsm;
 pub use jsma::{Jsma, JsmaVariant};
 pub use lbfgs::Lbfgs;
 pub use mode::Mode;
-pub use oracle::{Checked, Oracle};
+pub use oracle::{Checked, Masks, Oracle};
 pub use outputs::Outputs;
 pub use tracker::Tracker;
 
 use crate::backend::ReadError;
-use crate::model::{CLASSES, Classifier, DropoutScheme, MaskRng};
+use crate::model::{CLASSES, Classifier, DropoutScheme};
 
 /// Why an attack could not run.
 #[derive(Debug, thiserror::Error)]
@@ -136,10 +136,25 @@ impl AttackOutcome {
     pub fn adversarial(&self, i: usize) -> &[f32] {
         &self.adversarials[i * PIXELS..(i + 1) * PIXELS]
     }
+
+    /// The outcomes of consecutive parts of a batch, as the outcome of the whole.
+    pub fn concat(parts: Vec<AttackOutcome>) -> AttackOutcome {
+        let mut whole = AttackOutcome::default();
+        for part in parts {
+            whole.adversarials.extend(part.adversarials);
+            whole.success.extend(part.success);
+            whole.first_pass.extend(part.first_pass);
+            whole.distances.extend(part.distances);
+            whole.queries.extend(part.queries);
+            whole.extra.extend(part.extra);
+        }
+        whole
+    }
 }
 
 /// Runs `attack` on a batch: `images` are `labels.len() × 784` pixels in [0, 1]; masks come
-/// from `rng`; `metric` decides which adversarial is best.
+/// from `masks` (a shared [`crate::model::MaskRng`], or per-image [`crate::model::ImageStreams`]); `metric`
+/// decides which adversarial is best.
 pub async fn run_attack(
     attack: &impl Attack,
     victim: Victim<'_>,
@@ -147,8 +162,18 @@ pub async fn run_attack(
     labels: &[u8],
     criterion: Criterion,
     metric: Metric,
-    rng: &mut MaskRng,
+    masks: impl Into<Masks<'_>>,
 ) -> Result<AttackOutcome, AttackError> {
+    let masks = masks.into();
+    if let Masks::PerImage(streams) = &masks
+        && streams.len() != labels.len()
+    {
+        return Err(AttackError::Shape(format!(
+            "{} mask streams for {} images",
+            streams.len(),
+            labels.len()
+        )));
+    }
     if images.len() != labels.len() * PIXELS {
         return Err(AttackError::Shape(format!(
             "{} pixels for {} labels (expected {} per image)",
@@ -193,7 +218,7 @@ pub async fn run_attack(
     }
     attack.check_goal(&criterion)?;
     let tracker = Tracker::new(images.to_vec(), metric);
-    let mut oracle = Oracle::new(victim, rng, criterion, labels.to_vec(), tracker);
+    let mut oracle = Oracle::new(victim, masks, criterion, labels.to_vec(), tracker);
     let active = oracle.check_originals().await?;
     attack.run(&mut oracle, active).await?;
     let (tracker, queries, extra) = oracle.into_parts();

@@ -19,7 +19,9 @@ use super::outputs::Outputs;
 use super::tracker::Tracker;
 use super::{AttackError, Victim};
 use crate::backend::read_floats;
-use crate::model::{CLASSES, Classifier, DropoutScheme, FrozenMasks, MaskRng, MaskSource};
+use crate::model::{
+    CLASSES, Classifier, DropoutScheme, FrozenMasks, ImageStreams, MaskRng, MaskSource,
+};
 
 /// Logits of one image from a checked call, and whether they satisfy the criterion.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,22 @@ enum Objective<'c> {
     Logits(&'c [f32]),
 }
 
+/// Where a batch under attack draws its dropout masks.
+pub enum Masks<'r> {
+    /// One stream for the whole batch, drawn call after call (what an image sees depends on
+    /// the batch it is in; the streams `results/paper` was made with).
+    Shared(&'r mut MaskRng),
+    /// A stream per image and evaluation ([`ImageStreams`]): an image's masks do not depend on
+    /// the batch, so a batch may be split or resized without changing any number.
+    PerImage(ImageStreams),
+}
+
+impl<'r> From<&'r mut MaskRng> for Masks<'r> {
+    fn from(rng: &'r mut MaskRng) -> Self {
+        Masks::Shared(rng)
+    }
+}
+
 /// A batch of images under attack.
 pub struct Oracle<'a> {
     model: &'a dyn Classifier,
@@ -44,7 +62,7 @@ pub struct Oracle<'a> {
     scheme: DropoutScheme,
     mode: Mode,
     outputs: Outputs,
-    rng: &'a mut MaskRng,
+    masks: Masks<'a>,
     /// Per image, the seed of its frozen masks (fixed-mask mode only).
     frozen: Vec<u64>,
     device: Device,
@@ -63,14 +81,17 @@ impl<'a> Oracle<'a> {
     /// `tracker` holds the originals, `labels.len() × 784` pixels.
     pub(crate) fn new(
         victim: Victim<'a>,
-        rng: &'a mut MaskRng,
+        mut masks: Masks<'a>,
         criterion: Criterion,
         labels: Vec<u8>,
         tracker: Tracker,
     ) -> Self {
         let n = labels.len();
-        let frozen = match victim.mode {
-            Mode::FixedMask => (0..n).map(|_| rng.next_u64()).collect(),
+        let frozen = match (victim.mode, &mut masks) {
+            (Mode::FixedMask, Masks::Shared(rng)) => (0..n).map(|_| rng.next_u64()).collect(),
+            (Mode::FixedMask, Masks::PerImage(streams)) => {
+                (0..n).map(|i| streams.seed(i)).collect()
+            }
             _ => Vec::new(),
         };
         Self {
@@ -79,7 +100,7 @@ impl<'a> Oracle<'a> {
             scheme: victim.scheme,
             mode: victim.mode,
             outputs: victim.outputs,
-            rng,
+            masks,
             frozen,
             device: victim.device.clone(),
             plain_device: victim.device.clone().without_autodiff(),
@@ -348,12 +369,22 @@ impl<'a> Oracle<'a> {
         };
         let data = TensorData::new(expanded, [rows * passes, 1, 28, 28]);
         let mut frozen;
-        let masks: &mut dyn MaskSource = match self.mode {
-            Mode::FixedMask => {
+        let mut per_row;
+        let masks: &mut dyn MaskSource = match (self.mode, &mut self.masks) {
+            (Mode::FixedMask, _) => {
                 frozen = FrozenMasks::new(images.iter().map(|&i| self.frozen[i]).collect());
                 &mut frozen
             }
-            _ => &mut *self.rng,
+            (_, Masks::Shared(rng)) => &mut **rng,
+            (_, Masks::PerImage(streams)) => {
+                // Every row of the pass, EOT replicas included, is one evaluation of its image.
+                let expanded: Vec<usize> = images
+                    .iter()
+                    .flat_map(|&i| std::iter::repeat_n(i, passes))
+                    .collect();
+                per_row = streams.next_pass(&expanded);
+                &mut per_row
+            }
         };
         let mean = |logits: Tensor<2>| {
             if passes == 1 {

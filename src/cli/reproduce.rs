@@ -12,9 +12,10 @@ use clap::Args;
 use indicatif::MultiProgress;
 
 use super::{Cli, bar};
-use crate::attack::{AttackKind, Mode, Outputs, Victim};
+use crate::attack::{AttackError, AttackKind, AttackOutcome, Mode, Outputs, Victim};
 use crate::experiment::protocol::{
-    self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_VOTES, Goal, ProtocolConfig,
+    self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_PART, DEFAULT_VOTES, Goal, ProtocolConfig,
+    Streams,
 };
 use crate::experiment::report::{Report, RunInfo};
 use crate::experiment::run::{self, RunId, Step};
@@ -85,10 +86,21 @@ pub struct ReproduceArgs {
     /// other cells are reported as they stand in --out.
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
     pub cells: Vec<String>,
-    /// Cells attacked at once, each on its own thread with its own copy of the model (default:
-    /// the machine's cores). The numbers do not depend on it: every cell has its own streams.
+    /// Cores at work (default: all of them). A batch whose images draw their own masks
+    /// (`--streams image`, or a scheme without dropout) is cut into one part per core; other
+    /// cells run side by side, one per core. The numbers do not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Where masks come from while attacking: `image` (one stream per image: the numbers do
+    /// not depend on the batch, and `--jobs` can split a batch) or `batch` (one stream per
+    /// batch, as runs made before per-image streams, `results/paper` among them, drew them).
+    #[arg(long, default_value = "image")]
+    pub streams: Streams,
+    /// Under `--streams image`, attack each batch in parts of at most this many images (the
+    /// unit `--jobs` shares out; 0: whole batches). Part of the run: burn's kernels round
+    /// differently at other widths.
+    #[arg(long, default_value_t = DEFAULT_PART)]
+    pub part: usize,
 }
 
 pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
@@ -102,10 +114,21 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         batch: args.batch,
         mode: args.mode,
         outputs: args.outputs,
+        streams: args.streams,
+        part: args.part,
     };
     if config.samples == 0 {
         bail!("--samples must be at least 1");
     }
+    // `--jobs` is the number of cores at work: burn's kernels get a pool of that many threads
+    // (the parts of a split batch, one each of their own), before anything runs on it.
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global();
     let keys: Vec<String> = config.cells().iter().map(CellId::key).collect();
     if let Some(unknown) = args.cells.iter().find(|k| !keys.contains(k)) {
         bail!(
@@ -139,7 +162,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         out.display()
     );
 
-    // The cells this process works on, shared by the worker threads (each takes the next).
+    // The cells this process works on.
     let todo: Vec<CellId> = if args.report_only {
         Vec::new()
     } else {
@@ -149,14 +172,23 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
             .filter(|id| args.cells.is_empty() || args.cells.contains(&id.key()))
             .collect()
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, todo.len().max(1));
-    let queue = std::sync::Mutex::new(todo.into_iter());
+    // Batches in parts (per-image streams): the cells run one after another, the parts of each
+    // batch on the threads at once. Whole batches (batch streams): the cells side by side, one
+    // per thread, each taking the next.
+    let (split, whole) = if config.part_size().is_some() {
+        (todo, Vec::new())
+    } else {
+        (Vec::new(), todo)
+    };
     let bars = MultiProgress::new();
     let started = Instant::now();
-    let work = |model: Option<&crate::model::Cnn>| -> Result<()> {
+    let crew = (jobs > 1 && !split.is_empty())
+        .then(|| ThreadCrew::new(jobs, args.weights.as_deref(), &device))
+        .transpose()?;
+    let work = |model: Option<&crate::model::Cnn>,
+                queue: &std::sync::Mutex<std::vec::IntoIter<CellId>>,
+                crew: Option<&dyn protocol::Crew>|
+     -> Result<()> {
         // Each thread its own model: burn's autodiff graph is per thread.
         let own;
         let model = match model {
@@ -194,6 +226,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
                 candidates: &candidates,
                 config: &config,
                 clock: &clock,
+                crew,
             };
             pollster::block_on(
                 runner.run_cell(&id, &mut FileStore { out: &out }, |cell, next| {
@@ -220,16 +253,25 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
             }
         }
     };
-    if jobs == 1 {
-        work(Some(&loaded.model))?;
-    } else {
+    let threads = jobs.min(whole.len());
+    let whole = std::sync::Mutex::new(whole.into_iter());
+    if threads == 1 {
+        work(Some(&loaded.model), &whole, None)?;
+    } else if threads > 1 {
         std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..jobs).map(|_| scope.spawn(|| work(None))).collect();
-            threads
+            let handles: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| work(None, &whole, None)))
+                .collect();
+            handles
                 .into_iter()
                 .map(|t| t.join().expect("a worker thread panicked"))
                 .collect::<Result<Vec<()>>>()
         })?;
+    }
+    if !split.is_empty() {
+        let split = std::sync::Mutex::new(split.into_iter());
+        let crew = crew.as_ref().map(|c| c as &dyn protocol::Crew);
+        work(Some(&loaded.model), &split, crew)?;
     }
     // The report: every cell of the run as it stands in --out (finished by this process, by
     // another, or still going).
@@ -275,6 +317,67 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--jobs` threads attacking the parts of a batch at once, each taking the next part, with its
+/// own copy of the network and its own single-threaded pool for burn's kernels (one core each).
+struct ThreadCrew {
+    models: Vec<crate::model::Cnn>,
+    device: burn::tensor::Device,
+    pools: Vec<rayon::ThreadPool>,
+}
+
+impl ThreadCrew {
+    fn new(jobs: usize, weights: Option<&Path>, device: &burn::tensor::Device) -> Result<Self> {
+        let models = (0..jobs)
+            .map(|_| super::load_model(weights, device).map(|l| l.model))
+            .collect::<Result<_>>()?;
+        let pools = (0..jobs)
+            .map(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .collect::<Result<_, _>>()
+            .context("starting the --jobs threads")?;
+        Ok(Self {
+            models,
+            device: device.clone(),
+            pools,
+        })
+    }
+}
+
+impl protocol::Crew for ThreadCrew {
+    fn attack(&self, parts: &[protocol::Batch]) -> Result<Vec<AttackOutcome>, AttackError> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new((0..parts.len()).map(|_| None).collect::<Vec<_>>());
+        std::thread::scope(|scope| {
+            for (model, pool) in self.models.iter().zip(&self.pools) {
+                let (next, done) = (&next, &done);
+                scope.spawn(move || {
+                    pool.install(|| {
+                        let plain = model.valid();
+                        let victim = Victim {
+                            model,
+                            inference: &plain,
+                            scheme: DropoutScheme::NONE,
+                            device: &self.device,
+                            mode: Mode::Paper,
+                            outputs: Outputs::Logits,
+                        };
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(part) = parts.get(k) else { break };
+                            let outcome = pollster::block_on(part.attack(victim));
+                            done.lock().expect("outcomes")[k] = Some(outcome);
+                        }
+                    })
+                });
+            }
+        });
+        done.into_inner()
+            .expect("outcomes")
+            .into_iter()
+            .map(|o| o.expect("every part taken"))
+            .collect()
+    }
+}
+
 /// Refuses to mix runs: an existing directory needs --resume and the same configuration.
 fn prepare_out(out: &Path, config: &ProtocolConfig, run_id: &RunId, resume: bool) -> Result<()> {
     let path = out.join("config.json");
@@ -287,6 +390,20 @@ fn prepare_out(out: &Path, config: &ProtocolConfig, run_id: &RunId, resume: bool
             );
         }
         let existing = std::fs::read_to_string(&path)?;
+        if let Ok(stored) = serde_json::from_str::<ProtocolConfig>(&existing)
+            && stored.streams != config.streams
+            && stored
+                == (ProtocolConfig {
+                    streams: stored.streams,
+                    ..config.clone()
+                })
+        {
+            bail!(
+                "{} holds a run made with --streams {}; pass it to continue that run",
+                out.display(),
+                stored.streams.name()
+            );
+        }
         if existing != wanted {
             bail!(
                 "{} holds a run with another configuration ({}); --resume needs the same arguments",

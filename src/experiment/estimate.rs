@@ -88,6 +88,7 @@ pub async fn probe(
     let mut cell = AttackCell::new(&id);
     protocol::attack_cell(
         runner.victim,
+        None,
         runner.test,
         runner.candidates,
         &config,

@@ -19,12 +19,12 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{
-    Attack, AttackError, AttackKind, Criterion, Distances, Metric, Mode, Outputs, PIXELS, Victim,
-    run_attack,
+    Attack, AttackError, AttackKind, AttackOutcome, Criterion, Distances, Masks, Metric, Mode,
+    Outputs, PIXELS, Victim, run_attack,
 };
 use crate::data::Split;
 use crate::eval::{self, ReadError, Recognition};
-use crate::model::{CLASSES, Cnn, DropoutScheme, MaskRng};
+use crate::model::{CLASSES, Cnn, DropoutScheme, ImageStreams, MaskRng};
 
 /// The paper's two goals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -71,6 +71,44 @@ impl FromStr for Goal {
     }
 }
 
+/// Where a cell's dropout masks come from while it is attacked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Streams {
+    /// One stream per batch, drawn call after call: an image's masks depend on the batch it
+    /// was attacked in. Runs made before per-image streams (`results/paper`) used these; a
+    /// configuration without the field reads as this, so they resume and reproduce.
+    #[default]
+    Batch,
+    /// One stream per image and evaluation ([`ImageStreams`]): numbers do not depend on the
+    /// batch, so a batch can be split across threads (`--jobs`). What new runs use.
+    Image,
+}
+
+impl Streams {
+    pub fn is_batch(&self) -> bool {
+        *self == Streams::Batch
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Streams::Batch => "batch",
+            Streams::Image => "image",
+        }
+    }
+}
+
+impl FromStr for Streams {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "batch" => Ok(Streams::Batch),
+            "image" => Ok(Streams::Image),
+            other => Err(format!("unknown streams '{other}': use image or batch")),
+        }
+    }
+}
+
 /// What to run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolConfig {
@@ -91,11 +129,29 @@ pub struct ProtocolConfig {
     /// What the attacks see as logits (left out of the JSON when they are the logits).
     #[serde(default, skip_serializing_if = "Outputs::is_logits")]
     pub outputs: Outputs,
+    /// Where masks come from while attacking (left out of the JSON for the batch streams, so
+    /// a configuration written before the field reads as it always did).
+    #[serde(default, skip_serializing_if = "Streams::is_batch")]
+    pub streams: Streams,
+    /// Under per-image streams, a batch is attacked in parts of at most this many images, each
+    /// its own series of model calls, one after another or on several threads at once (`0`:
+    /// the whole batch at once, as under batch streams). burn's kernels round differently at
+    /// other widths, so this is part of a run's identity; the threads are not.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub part: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Defaults of `advdrop reproduce`.
 pub const DEFAULT_VOTES: usize = 100;
 pub const DEFAULT_BATCH: usize = 100;
+/// Images per part of a batch under per-image streams: two parts of a full batch, so two cores
+/// share one cell; natively, on one core, calls of 50 images run about as fast per image as
+/// calls of 100 (narrower ones fall behind).
+pub const DEFAULT_PART: usize = 50;
 
 impl ProtocolConfig {
     /// The paper's protocol with `samples` per cell.
@@ -110,6 +166,8 @@ impl ProtocolConfig {
             batch: DEFAULT_BATCH,
             mode: Mode::Paper,
             outputs: Outputs::Logits,
+            streams: Streams::Image,
+            part: DEFAULT_PART,
         }
     }
 
@@ -134,6 +192,12 @@ impl ProtocolConfig {
         cells
     }
 
+    /// Images per part of a batch ([`Self::part`]); `None` when batches are attacked whole: under
+    /// batch streams (an image's masks depend on its batch) or with `part` 0.
+    pub fn part_size(&self) -> Option<usize> {
+        (self.streams == Streams::Image && self.part > 0).then_some(self.part)
+    }
+
     /// Whether the cells of `other` are cells of this run, for runs that split the goals or
     /// attacks between processes or machines. A cell's numbers depend on its own goal,
     /// attack and scheme, and on the seed, sample count, batch size, mode, votes and the list
@@ -153,7 +217,9 @@ impl ProtocolConfig {
         same("votes", self.votes == other.votes)?;
         same("batch", self.batch == other.batch)?;
         same("mode", self.mode == other.mode)?;
-        same("outputs", self.outputs == other.outputs)
+        same("outputs", self.outputs == other.outputs)?;
+        same("mask streams", self.streams == other.streams)?;
+        same("part", self.part_size() == other.part_size())
     }
 }
 
@@ -305,12 +371,219 @@ pub fn target_for(seed: u64, index: usize, label: u8) -> u8 {
     ((label as u64 + 1 + draw % (CLASSES as u64 - 1)) % CLASSES as u64) as u8
 }
 
+/// One batch of a cell, planned: the images it attacks (consecutive in the pool), their labels
+/// and targets, and where their masks come from. Attacking it is all that is left.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Indices in the MNIST test set.
+    pub indices: Vec<usize>,
+    pub labels: Vec<u8>,
+    /// The random target of each image (used by targeted cells).
+    pub targets: Vec<u8>,
+    images: Vec<f32>,
+    goal: Goal,
+    attack: AttackKind,
+    scheme: DropoutScheme,
+    mode: Mode,
+    outputs: Outputs,
+    masks: BatchMasks,
+    /// Images per part (`None`: attacked whole).
+    part: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+enum BatchMasks {
+    /// Stream `stream` of `seed`, shared by the batch ([`Streams::Batch`]).
+    Shared {
+        seed: u64,
+        stream: u64,
+    },
+    PerImage(ImageStreams),
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// The parts the batch is attacked in: consecutive runs of at most the configuration's
+    /// [`part`](ProtocolConfig::part) images, each a batch of its own with its images' own
+    /// streams, or the whole batch under batch streams. They may be attacked in any order or at
+    /// once; joined in order ([`AttackOutcome::concat`]), their outcomes are the batch's.
+    pub fn parts(&self) -> Vec<Batch> {
+        let (Some(size), BatchMasks::PerImage(streams)) = (self.part, &self.masks) else {
+            return vec![self.clone()];
+        };
+        (0..self.len())
+            .step_by(size.max(1))
+            .map(|start| {
+                let range = start..(start + size.max(1)).min(self.len());
+                Batch {
+                    indices: self.indices[range.clone()].to_vec(),
+                    labels: self.labels[range.clone()].to_vec(),
+                    targets: self.targets[range.clone()].to_vec(),
+                    images: self.images[range.start * PIXELS..range.end * PIXELS].to_vec(),
+                    attack: self.attack.clone(),
+                    masks: BatchMasks::PerImage(streams.split(range)),
+                    part: None,
+                    ..*self
+                }
+            })
+            .collect()
+    }
+
+    /// Attacks the batch through `victim` (its scheme, mode and outputs are the batch's).
+    pub async fn attack(&self, victim: Victim<'_>) -> Result<AttackOutcome, AttackError> {
+        let criterion = match self.goal {
+            Goal::Targeted => Criterion::TargetClass(self.targets.clone()),
+            Goal::Top3 => Criterion::TopKMisclassification(3),
+        };
+        let victim = Victim {
+            scheme: self.scheme,
+            mode: self.mode,
+            outputs: self.outputs,
+            ..victim
+        };
+        let (images, labels) = (&self.images, &self.labels);
+        match &self.masks {
+            BatchMasks::Shared { seed, stream } => {
+                let mut rng = MaskRng::stream(*seed, *stream);
+                let (attack, metric) = (&self.attack, Metric::Mse);
+                run_attack(attack, victim, images, labels, criterion, metric, &mut rng).await
+            }
+            BatchMasks::PerImage(streams) => {
+                let masks = Masks::PerImage(streams.clone());
+                let (attack, metric) = (&self.attack, Metric::Mse);
+                run_attack(attack, victim, images, labels, criterion, metric, masks).await
+            }
+        }
+    }
+}
+
+/// Threads that attack the parts of a batch at once, each on its own copy of the network (the
+/// CLI's `--jobs`; the page has no threads and passes none). Which thread takes which part
+/// changes nothing: every part is a batch of its own.
+pub trait Crew: Sync {
+    /// The outcome of every part, in order.
+    fn attack(&self, parts: &[Batch]) -> Result<Vec<AttackOutcome>, AttackError>;
+}
+
+/// The next batch of a cell that still needs attacking: sized to what is still needed at the
+/// success rate seen so far, at most `config.batch` images, from where the cell stands in the
+/// pool.
+pub fn next_batch(
+    test: &Split,
+    candidates: &[usize],
+    config: &ProtocolConfig,
+    id: &CellId,
+    cell: &AttackCell,
+) -> Batch {
+    let needed = config.samples.saturating_sub(cell.samples.len());
+    let rate = if cell.attempted == 0 {
+        1.0
+    } else {
+        (cell.samples.len() as f64 / cell.attempted as f64).max(0.05)
+    };
+    let left = candidates.len().saturating_sub(cell.attempted);
+    let size = ((needed as f64 / rate).ceil() as usize)
+        .clamp(1, config.batch.max(1))
+        .min(left);
+    let indices = candidates[cell.attempted..cell.attempted + size].to_vec();
+    let labels = test.labels_at(&indices);
+    let images: Vec<f32> = indices
+        .iter()
+        .flat_map(|&i| test.image(i).iter().map(|&p| p as f32 / 255.0))
+        .collect();
+    let targets: Vec<u8> = indices
+        .iter()
+        .zip(&labels)
+        .map(|(&i, &l)| target_for(config.seed, i, l))
+        .collect();
+    let masks = match config.streams {
+        Streams::Batch => BatchMasks::Shared {
+            seed: config.seed,
+            stream: (1 << 48) | id.stream_base() | cell.batches,
+        },
+        Streams::Image => BatchMasks::PerImage(ImageStreams::new(
+            indices
+                .iter()
+                .map(|&i| {
+                    MaskRng::stream(config.seed, (4 << 48) | id.stream_base() | i as u64).next_u64()
+                })
+                .collect(),
+        )),
+    };
+    Batch {
+        indices,
+        labels,
+        targets,
+        images,
+        goal: id.goal,
+        attack: id.attack.clone(),
+        scheme: id.scheme,
+        mode: config.mode,
+        outputs: config.outputs,
+        masks,
+        part: config.part_size(),
+    }
+}
+
+/// Adds what attacking `batch` gave to `cell`: successes as samples, failures as failures, in
+/// pool order, stopping at `config.samples` (later images of the batch do not count as
+/// attempted).
+fn record_batch(
+    config: &ProtocolConfig,
+    cell: &mut AttackCell,
+    batch: &Batch,
+    outcome: &AttackOutcome,
+    pool: usize,
+) {
+    let targeted = batch.goal == Goal::Targeted;
+    let mut used = batch.len();
+    for j in 0..batch.len() {
+        let target = targeted.then_some(batch.targets[j]);
+        if !outcome.success[j] {
+            cell.failures.push(Failure {
+                index: batch.indices[j],
+                label: batch.labels[j],
+                target,
+                queries: outcome.queries[j],
+                extra: outcome.extra[j],
+            });
+            continue;
+        }
+        cell.samples.push(Sample {
+            index: batch.indices[j],
+            label: batch.labels[j],
+            target,
+            first_pass: outcome.first_pass[j],
+            distances: outcome.distances[j],
+            queries: outcome.queries[j],
+            extra: outcome.extra[j],
+        });
+        cell.adversarials.extend_from_slice(outcome.adversarial(j));
+        if cell.samples.len() == config.samples {
+            used = j + 1;
+            break;
+        }
+    }
+    cell.attempted += used;
+    cell.batches += 1;
+    cell.finished = cell.attacked_enough(config, pool);
+}
+
 /// Runs batches of a cell until it has `config.samples` successes, the candidates run out, or
 /// `after_batch` says stop. `after_batch` sees the cell after every batch (to checkpoint it and
-/// report progress).
+/// report progress). A batch is attacked in its [parts](Batch::parts): one after another
+/// through `victim`, or at once by a `crew`.
 #[allow(clippy::too_many_arguments)]
 pub async fn attack_cell(
     victim: Victim<'_>,
+    crew: Option<&dyn Crew>,
     test: &Split,
     candidates: &[usize],
     config: &ProtocolConfig,
@@ -333,78 +606,27 @@ pub async fn attack_cell(
             break;
         }
         let started = clock();
-        let needed = config.samples - cell.samples.len();
-        // Size the batch to what is still needed at the success rate seen so far.
-        let rate = if cell.attempted == 0 {
-            1.0
-        } else {
-            (cell.samples.len() as f64 / cell.attempted as f64).max(0.05)
-        };
-        let size = ((needed as f64 / rate).ceil() as usize)
-            .clamp(1, config.batch.max(1))
-            .min(candidates.len() - cell.attempted);
-        let indices = &candidates[cell.attempted..cell.attempted + size];
-        let labels = test.labels_at(indices);
-        let images: Vec<f32> = indices
-            .iter()
-            .flat_map(|&i| test.image(i).iter().map(|&p| p as f32 / 255.0))
-            .collect();
-        let targets: Vec<u8> = indices
-            .iter()
-            .zip(&labels)
-            .map(|(&i, &l)| target_for(config.seed, i, l))
-            .collect();
-        let criterion = match id.goal {
-            Goal::Targeted => Criterion::TargetClass(targets.clone()),
-            Goal::Top3 => Criterion::TopKMisclassification(3),
-        };
-        let victim = Victim {
-            scheme: id.scheme,
-            mode: config.mode,
-            outputs: config.outputs,
-            ..victim
-        };
-        let mut rng = MaskRng::stream(config.seed, (1 << 48) | id.stream_base() | cell.batches);
-        let outcome = run_attack(
-            &id.attack,
-            victim,
-            &images,
-            &labels,
-            criterion,
-            Metric::Mse,
-            &mut rng,
-        )
-        .await?;
-        let mut used = size;
-        for j in 0..size {
-            if !outcome.success[j] {
-                cell.failures.push(Failure {
-                    index: indices[j],
-                    label: labels[j],
-                    target: (id.goal == Goal::Targeted).then_some(targets[j]),
-                    queries: outcome.queries[j],
-                    extra: outcome.extra[j],
-                });
-                continue;
+        let batch = next_batch(test, candidates, config, id, cell);
+        let parts = batch.parts();
+        let outcomes = match crew {
+            Some(crew) if parts.len() > 1 => crew.attack(&parts)?,
+            _ => {
+                let mut outcomes = Vec::with_capacity(parts.len());
+                for part in &parts {
+                    outcomes.push(part.attack(victim).await?);
+                }
+                outcomes
             }
-            cell.samples.push(Sample {
-                index: indices[j],
-                label: labels[j],
-                target: (id.goal == Goal::Targeted).then_some(targets[j]),
-                first_pass: outcome.first_pass[j],
-                distances: outcome.distances[j],
-                queries: outcome.queries[j],
-                extra: outcome.extra[j],
-            });
-            cell.adversarials.extend_from_slice(outcome.adversarial(j));
-            if cell.samples.len() == config.samples {
-                used = j + 1; // later images of the batch do not count as attempted
-                break;
-            }
+        };
+        if outcomes.len() != parts.len() {
+            return Err(AttackError::Shape(format!(
+                "{} outcomes for {} parts of a batch",
+                outcomes.len(),
+                parts.len()
+            )));
         }
-        cell.attempted += used;
-        cell.batches += 1;
-        cell.finished = cell.attacked_enough(config, candidates.len());
+        let outcome = AttackOutcome::concat(outcomes);
+        record_batch(config, cell, &batch, &outcome, candidates.len());
         cell.attack_seconds += (clock() - started).as_secs_f64();
         if after_batch(cell).is_break() {
             break;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::protocol::{self, AttackCell, CellId, ProtocolConfig};
+use super::protocol::{self, AttackCell, CellId, Crew, ProtocolConfig};
 use crate::attack::{AttackError, Victim};
 use crate::data::Split;
 use crate::model::Cnn;
@@ -96,6 +96,9 @@ pub struct Runner<'a> {
     pub candidates: &'a [usize],
     pub config: &'a ProtocolConfig,
     pub clock: &'a dyn Fn() -> Duration,
+    /// Threads that attack the parts of a splittable batch at once (the CLI's `--jobs`);
+    /// `None` attacks every batch through `victim` alone.
+    pub crew: Option<&'a dyn Crew>,
 }
 
 impl Runner<'_> {
@@ -112,6 +115,7 @@ impl Runner<'_> {
             Step::Attack => {
                 protocol::attack_cell(
                     self.victim,
+                    self.crew,
                     self.test,
                     self.candidates,
                     config,

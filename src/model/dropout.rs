@@ -204,6 +204,92 @@ impl MaskSource for FrozenMasks {
     }
 }
 
+/// One stream per row, each continuing across the dropout sites of a forward pass: row `r`
+/// draws its masks, site after site, from `rows[r]` alone. With a row's stream named by its
+/// image and by how many evaluations of that image came before ([`ImageStreams`]), an image's
+/// masks do not depend on which other images share the call, so a batch can be split across
+/// threads (or sized differently) and give the same numbers. Build one per forward pass.
+#[derive(Clone, Debug)]
+pub struct RowStreams {
+    rows: Vec<MaskRng>,
+}
+
+impl RowStreams {
+    pub fn new(rows: Vec<MaskRng>) -> Self {
+        Self { rows }
+    }
+}
+
+impl MaskSource for RowStreams {
+    fn mask(&mut self, rows: usize, per_row: usize, p: f32) -> Vec<f32> {
+        assert_eq!(
+            rows,
+            self.rows.len(),
+            "row streams were built for another batch size"
+        );
+        let mut mask = Vec::with_capacity(rows * per_row);
+        for rng in &mut self.rows {
+            mask.extend(rng.inverted_mask(per_row, p));
+        }
+        mask
+    }
+}
+
+/// Per-image mask streams for a batch under attack: image `i` has its own seed, and its `k`-th
+/// evaluation (each forward pass of one of its points, EOT replicas included) draws from stream
+/// `k` of that seed. What an image sees is then fixed by the image and its own history, never
+/// by the batch it is attacked in.
+#[derive(Clone, Debug)]
+pub struct ImageStreams {
+    seeds: Vec<u64>,
+    evaluations: Vec<u64>,
+}
+
+impl ImageStreams {
+    /// `seeds[i]` names the streams of image `i`.
+    pub fn new(seeds: Vec<u64>) -> Self {
+        let evaluations = vec![0; seeds.len()];
+        Self { seeds, evaluations }
+    }
+
+    pub fn len(&self) -> usize {
+        self.seeds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seeds.is_empty()
+    }
+
+    /// The seed of image `i` (the fixed-mask mode freezes its masks with it).
+    pub fn seed(&self, i: usize) -> u64 {
+        self.seeds[i]
+    }
+
+    /// The masks of one forward pass whose row `r` evaluates a point of image `images[r]`,
+    /// advancing each image's count of evaluations.
+    pub fn next_pass(&mut self, images: &[usize]) -> RowStreams {
+        RowStreams::new(
+            images
+                .iter()
+                .map(|&i| {
+                    let k = self.evaluations[i];
+                    self.evaluations[i] += 1;
+                    MaskRng::stream(self.seeds[i], k)
+                })
+                .collect(),
+        )
+    }
+
+    /// The images of `range` and their evaluations so far, as a batch of their own: continuing
+    /// it draws for them exactly what continuing this batch would have drawn.
+    pub fn split(&self, range: std::ops::Range<usize>) -> ImageStreams {
+        ImageStreams {
+            seeds: self.seeds[range.clone()].to_vec(),
+            evaluations: self.evaluations[range].to_vec(),
+        }
+    }
+}
+
 /// Applies inverted dropout with rate `p` to `x` (batch first) with a mask from `masks`;
 /// `p = 0` is the identity and draws nothing, so deterministic schemes leave the stream
 /// untouched.
@@ -257,6 +343,24 @@ mod tests {
         let mut again = FrozenMasks::new(vec![5, 9, 5]);
         assert_eq!(again.mask(3, 100, 0.5), a);
         assert_eq!(again.mask(3, 100, 0.5), b);
+    }
+
+    #[test]
+    fn image_streams_do_not_depend_on_the_batch() {
+        // Image 1 evaluated twice in a batch with image 0, and alone: the same masks.
+        let mut batch = ImageStreams::new(vec![11, 22]);
+        let mut alone = batch.split(1..2);
+        let mut a = batch.next_pass(&[0, 1, 1]);
+        let first = a.mask(3, 5, 0.5);
+        let second = a.mask(3, 4, 0.5);
+        let mut b = alone.next_pass(&[0, 0]);
+        assert_eq!(&first[5..], &b.mask(2, 5, 0.5)[..]);
+        assert_eq!(&second[4..], &b.mask(2, 4, 0.5)[..]);
+        // Two evaluations of one image draw differently, and the next pass moves on.
+        assert_ne!(first[5..10], first[10..15]);
+        let next = batch.next_pass(&[1]).mask(1, 5, 0.5);
+        assert_eq!(next, alone.next_pass(&[0]).mask(1, 5, 0.5));
+        assert_ne!(next[..], first[5..10]);
     }
 
     #[test]

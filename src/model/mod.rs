@@ -7,5 +7,7 @@ pub mod weights;
 
 pub use card::{ModelCard, TrainConfig};
 pub use cnn::{CLASSES, Classifier, Cnn, PARAMETERS};
-pub use dropout::{DropoutScheme, FrozenMasks, MaskRng, MaskSource, SchemeError};
+pub use dropout::{
+    DropoutScheme, FrozenMasks, ImageStreams, MaskRng, MaskSource, RowStreams, SchemeError,
+};
 pub use weights::{Precision, WeightsError};

@@ -32,7 +32,7 @@ use crate::attack::{
 use crate::backend::read_floats;
 use crate::data::{SIDE, Split};
 use crate::eval::{self, MeanCi};
-use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig};
+use crate::experiment::protocol::{self, AttackCell, CellId, Goal, ProtocolConfig, Streams};
 use crate::experiment::report::{Report, RunInfo};
 use crate::experiment::run::{self, Step};
 use crate::experiment::table1::{self, Table1Cell, Table1Progress};
@@ -91,6 +91,7 @@ impl Weights {
             candidates,
             config,
             clock: &clock,
+            crew: None,
         }
     }
 }
@@ -206,6 +207,20 @@ struct WebConfig {
     /// `paper` (the default), `fixed-mask`, `eot` or `eot:K`.
     #[serde(default)]
     mode: Mode,
+    /// `image` (the default, as `advdrop reproduce`) or `batch`.
+    #[serde(default = "default_streams")]
+    streams: Streams,
+    /// Images per part of a batch (per-image streams); the CLI's default when absent.
+    #[serde(default = "default_part")]
+    part: usize,
+}
+
+fn default_part() -> usize {
+    protocol::DEFAULT_PART
+}
+
+fn default_streams() -> Streams {
+    Streams::Image
 }
 
 fn default_batch() -> usize {
@@ -249,6 +264,8 @@ impl WebConfig {
             batch: c.batch.max(1),
             mode: c.mode,
             outputs: Outputs::Logits,
+            streams: c.streams,
+            part: c.part,
         })
     }
 }
@@ -713,7 +730,7 @@ impl Lab {
                 let tracker = Tracker::new(pixels.clone(), Metric::Mse);
                 let mut oracle = Oracle::new(
                     victim,
-                    &mut rng,
+                    (&mut rng).into(),
                     Criterion::Misclassification,
                     labels.clone(),
                     tracker,

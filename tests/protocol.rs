@@ -615,6 +615,11 @@ fn the_cli_resumes_and_refuses_to_mix_runs() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&other.stderr).contains("another configuration"));
+    // A run of the other mask streams: the refusal says which streams continue it.
+    let streams = run(&["--resume", "--streams", "batch"]);
+    assert!(!streams.status.success());
+    let stderr = String::from_utf8_lossy(&streams.stderr);
+    assert!(stderr.contains("made with --streams image"), "{stderr}");
     // Other weights (one weight changed, no model card) may not continue the run: a cell would
     // mix two models.
     let mut bytes = std::fs::read(common::shipped_weights_path()).unwrap();

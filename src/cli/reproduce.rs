@@ -115,7 +115,12 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         mode: args.mode,
         outputs: args.outputs,
         streams: args.streams,
-        part: args.part,
+        // Batch streams attack batches whole (and their configurations never had parts).
+        part: if args.streams == Streams::Image {
+            args.part
+        } else {
+            0
+        },
     };
     if config.samples == 0 {
         bail!("--samples must be at least 1");
@@ -395,6 +400,7 @@ fn prepare_out(out: &Path, config: &ProtocolConfig, run_id: &RunId, resume: bool
             && stored
                 == (ProtocolConfig {
                     streams: stored.streams,
+                    part: stored.part,
                     ..config.clone()
                 })
         {

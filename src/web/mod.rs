@@ -265,7 +265,11 @@ impl WebConfig {
             mode: c.mode,
             outputs: Outputs::Logits,
             streams: c.streams,
-            part: c.part,
+            part: if c.streams == Streams::Image {
+                c.part
+            } else {
+                0
+            },
         })
     }
 }

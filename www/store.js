@@ -1,6 +1,6 @@
 // Finished work persists in IndexedDB, so a reload resumes an experiment instead of starting
-// over. One record per cell checkpoint ({cell, adversarials}), keyed by the run's
-// configuration and weights, so changing either never mixes results.
+// over. One record per cell checkpoint ({cell, adversarials}), keyed by the run (the
+// library's key of its configuration, weights and test set), so changing any never mixes results.
 const DB = 'advdrop';
 const STORE = 'cells';
 
@@ -25,19 +25,6 @@ async function transact(mode, work) {
     tx.onerror = () => { db.close(); reject(tx.error); };
     tx.onabort = () => { db.close(); reject(tx.error || new Error('IndexedDB transaction aborted')); };
   });
-}
-
-/// The run's key: its configuration and weights, hashed. The paper's attacker mode and the
-/// batch streams are left out, so runs stored before modes or per-image streams existed keep
-/// their key (and never mix with a run of per-image streams).
-export async function configKey(config, weightsSha) {
-  const fields = [config.samples, config.seed, config.attacks, config.schemes,
-    config.goals, config.votes, config.batch, weightsSha];
-  if (config.mode && config.mode !== 'paper') fields.push(config.mode);
-  if (config.streams && config.streams !== 'batch') fields.push(`streams:${config.streams}`);
-  const text = JSON.stringify(fields);
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export async function get(run, cell) {

@@ -181,16 +181,16 @@ const ops = {
   },
 
   async stored({ config }) {
-    return store.cells(await store.configKey(config, weightsSha));
+    return store.cells(lab.runKey(config));
   },
 
   async clear({ config }) {
-    await store.clear(await store.configKey(config, weightsSha));
+    await store.clear(lab.runKey(config));
     return true;
   },
 
   async report({ config }) {
-    const stored = await store.cells(await store.configKey(config, weightsSha));
+    const stored = await store.cells(lab.runKey(config));
     // The pool the cells drew from, rebuilt after a reload (the report states its size).
     const indices = stored.length ? await poolFor(config) : [];
     // The JSON halves only: the report needs no pixels.
@@ -224,7 +224,7 @@ const ops = {
     cancelled = false;
     if (indices) pool = { samples: config.samples, indices: Uint32Array.from(indices) };
     await poolFor(config);
-    const key = await store.configKey(config, weightsSha);
+    const key = lab.runKey(config);
     const cellStore = {
       load: (cellKey) => store.get(key, cellKey),
       // A turn of the event loop after every stored step, so a queued 'cancel' is seen.

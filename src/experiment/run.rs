@@ -31,6 +31,20 @@ impl RunId {
         }
     }
 
+    /// The key a run of `config` on these weights and data is stored under where there is no
+    /// directory to keep `config.json` and `run.json` in (the page's IndexedDB): the first 24
+    /// hex digits of the sha256 of the configuration and this identity, as JSON. Runs differ in
+    /// their key exactly when one of them differs.
+    pub fn key(&self, config: &ProtocolConfig) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(&(config, self)).expect("a configuration serialises");
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Whether a run recorded as `stored` may go on (or be merged) as this one: the same
     /// weights and the same data, or the reason why not.
     pub fn continues(&self, stored: &RunId) -> Result<(), String> {
@@ -217,5 +231,44 @@ impl CellStore for MemoryStore {
     async fn save(&mut self, id: &CellId, cell: &AttackCell, _: Step) -> Result<(), Self::Error> {
         self.cells.insert(id.key(), cell.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_key_changes_with_the_configuration_the_weights_and_the_data() {
+        let config = ProtocolConfig::paper(20, 0);
+        let id = RunId {
+            weights_sha256: "aa".into(),
+            data_sha256: "bb".into(),
+        };
+        let key = id.key(&config);
+        assert_eq!(key.len(), 24);
+        assert_eq!(key, id.clone().key(&config.clone()));
+        let other_weights = RunId {
+            weights_sha256: "ab".into(),
+            ..id.clone()
+        };
+        let other_data = RunId {
+            data_sha256: "bc".into(),
+            ..id.clone()
+        };
+        let other_seed = ProtocolConfig::paper(20, 1);
+        let other_streams = ProtocolConfig {
+            streams: protocol::Streams::Batch,
+            part: 0,
+            ..config.clone()
+        };
+        for other in [
+            other_weights.key(&config),
+            other_data.key(&config),
+            id.key(&other_seed),
+            id.key(&other_streams),
+        ] {
+            assert_ne!(other, key);
+        }
     }
 }

@@ -103,6 +103,8 @@ struct State {
     adapter: String,
     weights: RefCell<Option<Rc<Weights>>>,
     test: RefCell<Option<Rc<Split>>>,
+    /// [`Split::sha256`] of the test set, part of a run's identity.
+    test_sha256: RefCell<Option<String>>,
 }
 
 /// One lab: a device, the loaded weights and the MNIST test set.
@@ -185,6 +187,7 @@ pub fn create_lab(backend: String) -> js_sys::Promise {
                 adapter,
                 weights: RefCell::new(None),
                 test: RefCell::new(None),
+                test_sha256: RefCell::new(None),
             }),
         };
         Ok(lab.into())
@@ -576,8 +579,25 @@ impl Lab {
         )
         .map_err(js_err)?;
         let n = split.len();
+        *self.state.test_sha256.borrow_mut() = Some(split.sha256());
         *self.state.test.borrow_mut() = Some(Rc::new(split));
         Ok(n)
+    }
+
+    /// The key a run of `config` is stored under: the library's [`run::RunId::key`] of the
+    /// configuration, the loaded weights and the loaded test set, so a run never mixes two
+    /// models, two data sets or two configurations.
+    #[wasm_bindgen(js_name = runKey)]
+    pub fn run_key(&self, config: JsValue) -> Result<String, JsValue> {
+        let config = WebConfig::parse(config)?;
+        let weights = self.weights()?;
+        let data = self.state.test_sha256.borrow().clone();
+        let data = data.ok_or_else(|| js_err("no MNIST test set loaded yet"))?;
+        let id = run::RunId {
+            weights_sha256: weights.sha256.clone(),
+            data_sha256: data,
+        };
+        Ok(id.key(&config))
     }
 
     /// Pixels (0–255) of test image `index`, for the gallery.

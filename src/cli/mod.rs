@@ -3,6 +3,7 @@
 
 mod eval;
 mod fetch;
+mod pages;
 mod reproduce;
 mod train;
 
@@ -53,6 +54,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// The paper's protocol: Tables 2–5, Figures 2–3 and the conclusions' verdicts.
     Reproduce(reproduce::ReproduceArgs),
+    /// Rewrite the documentation's results (README's headline table, docs/results.md's
+    /// Tables 2–5) from the committed runs' reports.
+    Pages(pages::PagesArgs),
 }
 
 /// Runs the command line; `main` only maps errors to an exit code.
@@ -63,6 +67,7 @@ pub fn main() -> Result<()> {
         Command::Train(args) => train::run(&cli, args),
         Command::Eval(args) => eval::run(&cli, args),
         Command::Reproduce(args) => reproduce::run(&cli, args),
+        Command::Pages(args) => pages::run(args),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod estimate;
 pub mod figures;
+pub mod pages;
 pub mod paper;
 pub mod protocol;
 pub mod report;

@@ -9,12 +9,10 @@ use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
-use advdrop::attack::{
-    AttackError, AttackKind, AttackOutcome, DeepFool, Distances, Fgsm, Mode, Victim,
-};
+use advdrop::attack::{AttackKind, DeepFool, Distances, Fgsm, Mode, Victim};
 use advdrop::eval::Recognition;
 use advdrop::experiment::protocol::{
-    self, AttackCell, Batch, CellId, Crew, Goal, ProtocolConfig, Sample, Streams,
+    self, AttackCell, CellId, Crew, Goal, ProtocolConfig, Sample, Streams, ThreadCrew,
 };
 use advdrop::experiment::report::{Report, RunInfo, Verdict};
 use advdrop::experiment::run::{self, Step};
@@ -217,56 +215,17 @@ fn a_seed_reproduces_a_run_and_a_resumed_run_equals_an_uninterrupted_one() {
     );
 }
 
-/// Threads, each with its own copy of the network, attacking the parts of a batch at once (as
-/// the CLI's `--jobs` does); the parts are dealt out in reverse, so the last is taken first.
-struct ThreadCrew {
-    models: Vec<advdrop::model::Cnn>,
-    device: Device,
-}
-
-impl Crew for ThreadCrew {
-    fn attack(&self, parts: &[Batch]) -> Result<Vec<AttackOutcome>, AttackError> {
-        let mut outcomes: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(k, part)| {
-                    let model = &self.models[k % self.models.len()];
-                    let device = &self.device;
-                    scope.spawn(move || {
-                        let plain = model.valid();
-                        let victim = Victim {
-                            model,
-                            inference: &plain,
-                            scheme: DropoutScheme::NONE,
-                            device,
-                            mode: Mode::Paper,
-                            outputs: advdrop::attack::Outputs::Logits,
-                        };
-                        pollster::block_on(part.attack(victim))
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        outcomes.reverse();
-        outcomes.into_iter().collect()
-    }
-}
-
 #[test]
 fn a_run_in_parts_is_the_same_on_one_thread_or_several() {
     let config = config();
     let whole = run_cells(&config, Vec::new(), None);
     let device = Device::flex().autodiff();
-    let crew = ThreadCrew {
-        models: vec![
-            common::shipped_model(&device),
-            common::shipped_model(&device),
-        ],
-        device,
-    };
+    // The CLI's crew: two threads, each taking the next part (so the order varies run to run).
+    let models = vec![
+        common::shipped_model(&device),
+        common::shipped_model(&device),
+    ];
+    let crew = ThreadCrew::new(models, &device).unwrap();
     assert_eq!(
         run_cells_with(&config, Vec::new(), None, Some(&crew)),
         whole,

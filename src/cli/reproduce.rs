@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::MultiProgress;
 
 use super::{Cli, bar};
-use crate::attack::{AttackError, AttackKind, AttackOutcome, Mode, Outputs, Victim};
+use crate::attack::{AttackKind, Mode, Outputs, Victim};
 use crate::experiment::protocol::{
     self, AttackCell, CellId, DEFAULT_BATCH, DEFAULT_PART, DEFAULT_VOTES, Goal, ProtocolConfig,
     Streams,
@@ -115,12 +115,7 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         mode: args.mode,
         outputs: args.outputs,
         streams: args.streams,
-        // Batch streams attack batches whole (and their configurations never had parts).
-        part: if args.streams == Streams::Image {
-            args.part
-        } else {
-            0
-        },
+        part: args.streams.part(args.part),
     };
     if config.samples == 0 {
         bail!("--samples must be at least 1");
@@ -188,7 +183,12 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
     let bars = MultiProgress::new();
     let started = Instant::now();
     let crew = (jobs > 1 && !split.is_empty())
-        .then(|| ThreadCrew::new(jobs, args.weights.as_deref(), &device))
+        .then(|| -> Result<protocol::ThreadCrew> {
+            let models = (0..jobs)
+                .map(|_| super::load_model(args.weights.as_deref(), &device).map(|l| l.model))
+                .collect::<Result<_>>()?;
+            protocol::ThreadCrew::new(models, &device).context("starting the --jobs threads")
+        })
         .transpose()?;
     let work = |model: Option<&crate::model::Cnn>,
                 queue: &std::sync::Mutex<std::vec::IntoIter<CellId>>,
@@ -320,67 +320,6 @@ pub fn run(cli: &Cli, args: &ReproduceArgs) -> Result<()> {
         out.display()
     );
     Ok(())
-}
-
-/// `--jobs` threads attacking the parts of a batch at once, each taking the next part, with its
-/// own copy of the network and its own single-threaded pool for burn's kernels (one core each).
-struct ThreadCrew {
-    models: Vec<crate::model::Cnn>,
-    device: burn::tensor::Device,
-    pools: Vec<rayon::ThreadPool>,
-}
-
-impl ThreadCrew {
-    fn new(jobs: usize, weights: Option<&Path>, device: &burn::tensor::Device) -> Result<Self> {
-        let models = (0..jobs)
-            .map(|_| super::load_model(weights, device).map(|l| l.model))
-            .collect::<Result<_>>()?;
-        let pools = (0..jobs)
-            .map(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
-            .collect::<Result<_, _>>()
-            .context("starting the --jobs threads")?;
-        Ok(Self {
-            models,
-            device: device.clone(),
-            pools,
-        })
-    }
-}
-
-impl protocol::Crew for ThreadCrew {
-    fn attack(&self, parts: &[protocol::Batch]) -> Result<Vec<AttackOutcome>, AttackError> {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done = std::sync::Mutex::new((0..parts.len()).map(|_| None).collect::<Vec<_>>());
-        std::thread::scope(|scope| {
-            for (model, pool) in self.models.iter().zip(&self.pools) {
-                let (next, done) = (&next, &done);
-                scope.spawn(move || {
-                    pool.install(|| {
-                        let plain = model.valid();
-                        let victim = Victim {
-                            model,
-                            inference: &plain,
-                            scheme: DropoutScheme::NONE,
-                            device: &self.device,
-                            mode: Mode::Paper,
-                            outputs: Outputs::Logits,
-                        };
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(part) = parts.get(k) else { break };
-                            let outcome = pollster::block_on(part.attack(victim));
-                            done.lock().expect("outcomes")[k] = Some(outcome);
-                        }
-                    })
-                });
-            }
-        });
-        done.into_inner()
-            .expect("outcomes")
-            .into_iter()
-            .map(|o| o.expect("every part taken"))
-            .collect()
-    }
 }
 
 /// Refuses to mix runs: an existing directory needs --resume and the same configuration.

@@ -90,6 +90,15 @@ impl Streams {
         *self == Streams::Batch
     }
 
+    /// The part size a configuration of these streams records for `wanted`: batch streams
+    /// attack batches whole, so they record none (as their configurations always did).
+    pub fn part(self, wanted: usize) -> usize {
+        match self {
+            Streams::Image => wanted,
+            Streams::Batch => 0,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Streams::Batch => "batch",
@@ -470,6 +479,68 @@ impl Batch {
 pub trait Crew: Sync {
     /// The outcome of every part, in order.
     fn attack(&self, parts: &[Batch]) -> Result<Vec<AttackOutcome>, AttackError>;
+}
+
+/// A [`Crew`] of threads, one per copy of the network, each taking the next part of a batch and
+/// running burn's kernels on its own single-threaded pool (one core each): the CLI's `--jobs`.
+#[cfg(not(target_family = "wasm"))]
+pub struct ThreadCrew {
+    models: Vec<Cnn>,
+    device: Device,
+    pools: Vec<rayon::ThreadPool>,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl ThreadCrew {
+    /// One thread per model (each model on `device`, an autodiff device).
+    pub fn new(models: Vec<Cnn>, device: &Device) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pools = (0..models.len())
+            .map(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            models,
+            device: device.clone(),
+            pools,
+        })
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl Crew for ThreadCrew {
+    fn attack(&self, parts: &[Batch]) -> Result<Vec<AttackOutcome>, AttackError> {
+        use burn::module::Module;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new((0..parts.len()).map(|_| None).collect::<Vec<_>>());
+        std::thread::scope(|scope| {
+            for (model, pool) in self.models.iter().zip(&self.pools) {
+                let (next, done) = (&next, &done);
+                scope.spawn(move || {
+                    pool.install(|| {
+                        let plain = model.valid();
+                        let victim = Victim {
+                            model,
+                            inference: &plain,
+                            scheme: DropoutScheme::NONE,
+                            device: &self.device,
+                            mode: Mode::Paper,
+                            outputs: Outputs::Logits,
+                        };
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(part) = parts.get(k) else { break };
+                            let outcome = pollster::block_on(part.attack(victim));
+                            done.lock().expect("outcomes")[k] = Some(outcome);
+                        }
+                    })
+                });
+            }
+        });
+        done.into_inner()
+            .expect("outcomes")
+            .into_iter()
+            .map(|o| o.expect("every part taken"))
+            .collect()
+    }
 }
 
 /// The next batch of a cell that still needs attacking: sized to what is still needed at the

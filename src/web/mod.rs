@@ -268,11 +268,7 @@ impl WebConfig {
             mode: c.mode,
             outputs: Outputs::Logits,
             streams: c.streams,
-            part: if c.streams == Streams::Image {
-                c.part
-            } else {
-                0
-            },
+            part: c.streams.part(c.part),
         })
     }
 }

@@ -3,6 +3,7 @@
 pub mod card;
 pub mod cnn;
 pub mod dropout;
+mod pool;
 pub mod weights;
 
 pub use card::{ModelCard, TrainConfig};

@@ -86,9 +86,9 @@ pub struct ReproduceArgs {
     /// other cells are reported as they stand in --out.
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
     pub cells: Vec<String>,
-    /// Cores at work (default: all of them). A batch whose images draw their own masks
-    /// (`--streams image`, or a scheme without dropout) is cut into one part per core; other
-    /// cells run side by side, one per core. The numbers do not depend on it.
+    /// Cores at work (default: all of them). Under `--streams image` the parts of each batch
+    /// (`--part`) are shared out among them; under `--streams batch` whole cells run side by
+    /// side, one per core. The numbers do not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Where masks come from while attacking: `image` (one stream per image: the numbers do

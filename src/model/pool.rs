@@ -28,7 +28,7 @@ pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
     let input = x
         .into_data()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("the CNN's activations are f32");
     let (oh, ow) = (h / 2, w / 2);
     let mut out = vec![0f32; n * c * oh * ow];
@@ -78,7 +78,7 @@ mod tests {
 
     fn bits(t: Tensor<4>) -> Vec<u32> {
         t.into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap()
             .into_iter()
             .map(f32::to_bits)
@@ -92,7 +92,7 @@ mod tests {
         for shape in [[3, 4, 28, 28], [2, 5, 14, 14], [1, 1, 2, 6]] {
             // Rounded values tie inside windows; -0.0 against 0.0 ties with different bits.
             let x = Tensor::<4>::random(shape, Distribution::Uniform(-2.0, 2.0), &device).round();
-            let mut values = x.into_data().into_vec::<f32>().unwrap();
+            let mut values = x.into_data().try_into_vec::<f32>().unwrap();
             values[0] = f32::NAN;
             values[5] = -0.0;
             values[shape[3] + 1] = f32::NAN;

@@ -13,7 +13,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::dropout::{DropoutScheme, MaskSource, dropout};
-use super::pool;
+use super::{conv, pool};
 
 /// Classes of MNIST.
 pub const CLASSES: usize = 10;
@@ -46,6 +46,16 @@ impl Classifier for Cnn {
         masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
         self.forward(images, scheme, masks)
+    }
+}
+
+/// `relu(conv(x))`: burn's, or in the page outside autodiff [`conv::conv_relu`]'s direct
+/// kernel.
+fn conv_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if conv::applies(&x) {
+        conv::conv_relu(x, conv)
+    } else {
+        relu(conv.forward(x))
     }
 }
 
@@ -99,9 +109,9 @@ impl Cnn {
         masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
         let x = dropout(images, scheme.input, masks);
-        let x = self.pool(relu(self.conv1.forward(x)));
+        let x = self.pool(conv_relu(&self.conv1, x));
         let x = dropout(x, scheme.feature, masks);
-        let x = self.pool(relu(self.conv2.forward(x)));
+        let x = self.pool(conv_relu(&self.conv2, x));
         let x = dropout(x, scheme.feature, masks);
         let [n, _, _, _] = x.dims();
         x.reshape([n, FLAT_FEATURES])

@@ -2,6 +2,7 @@
 
 pub mod card;
 pub mod cnn;
+mod conv;
 pub mod dropout;
 mod pool;
 pub mod weights;

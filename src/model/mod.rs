@@ -13,3 +13,11 @@ pub use dropout::{
     DropoutScheme, FrozenMasks, ImageStreams, MaskRng, MaskSource, RowStreams, SchemeError,
 };
 pub use weights::{Precision, WeightsError};
+
+use burn::tensor::{Device, Tensor};
+
+/// Whether `x` is a value the CNN's host kernels (`pool`, `conv`) may compute: on burn's flex
+/// CPU device and outside autodiff, where no backward pass needs burn's own ops.
+fn on_host_cpu(x: &Tensor<4>) -> bool {
+    !x.is_autodiff() && x.device() == Device::flex()
+}

@@ -13,13 +13,13 @@
 //! bit (tested below). Gradients still go through burn's `MaxPool2d`: its backward pass routes
 //! each window's gradient to that first maximum, which this kernel does not record.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 /// Whether [`max_pool_2x2`] applies: a tensor on burn's flex CPU device, outside autodiff, of
 /// even height and width.
 pub fn applies(x: &Tensor<4>) -> bool {
     let [_, _, h, w] = x.dims();
-    h % 2 == 0 && w % 2 == 0 && !x.is_autodiff() && x.device() == Device::flex()
+    h % 2 == 0 && w % 2 == 0 && super::on_host_cpu(x)
 }
 
 /// Max-pools `x` `[n, c, h, w]` (h and w even) with a 2×2 window and stride 2 on the host.
@@ -74,6 +74,7 @@ fn later(max: f32, value: f32) -> f32 {
 mod tests {
     use super::*;
     use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::Device;
     use burn::tensor::Distribution;
 
     fn bits(t: Tensor<4>) -> Vec<u32> {

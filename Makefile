@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MNIST_TEST := data/mnist/t10k-images-idx3-ubyte.gz data/mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: bench-browser serve dist run test test-native test-wasm test-e2e test-fidelity deps deps-web deps-browser deps-fidelity build bench bench-attacks fmt lint fidelity lbfgsb-fixtures
+.PHONY: bench-browser bench-gpu serve dist run test test-native test-wasm test-e2e test-fidelity deps deps-web deps-browser deps-fidelity build bench bench-attacks fmt lint fidelity lbfgsb-fixtures
 
 ## serve: install what is missing, fetch MNIST, build the page, serve it on http://127.0.0.1:8080
 serve: deps-web $(MNIST_TEST)
@@ -102,6 +102,11 @@ bench-browser: dist
 # e.g. make bench-attacks ATTACKS="deepfool fgsm").
 bench-attacks:
 	$(CARGO) bench --bench attacks -- $(ATTACKS)
+
+## bench-gpu: on a machine with a GPU: burn wgpu beside PyTorch CUDA, the attacks and the
+## protocol at N = 100 on wgpu (benches/gpu.sh; logs in results/gpu).
+bench-gpu:
+	benches/gpu.sh results/gpu
 
 fmt:
 	$(CARGO) fmt --check

@@ -1,8 +1,10 @@
 //! Attack throughput: images per second at batch 100 under `none` and `all`, for each attack
-//! and goal, on the first 100 test images the shipped network classifies correctly (flex CPU).
+//! and goal, on the first 100 test images the shipped network classifies correctly, on the CPU
+//! backend (flex) or the one `ADVDROP_BACKEND` names (`wgpu`: the machine's first GPU).
 //!
 //! `cargo bench --bench attacks` runs everything (about 30 minutes on two cores, three quarters
-//! of it L-BFGS); `cargo bench --bench attacks -- deepfool fgsm` runs the named attacks only.
+//! of it L-BFGS); `cargo bench --bench attacks -- deepfool fgsm` runs the named attacks only
+//! (`fgsm` names both FGSM lines, `fgsm-wide` the wide one alone).
 //! One timed run per line rather than criterion's repetitions: a single L-BFGS batch takes
 //! minutes, and the spread between runs is far below the differences that matter here.
 //!
@@ -13,11 +15,11 @@
 use std::time::Instant;
 
 use advdrop::attack::{Attack, AttackKind, Criterion, Fgsm, Metric, Mode, Victim, run_attack};
+use advdrop::backend::Backend;
 use advdrop::data::Mnist;
 use advdrop::experiment::protocol;
 use advdrop::model::{Cnn, DropoutScheme, MaskRng};
 use burn::module::Module;
-use burn::tensor::Device;
 
 const BATCH: usize = 100;
 
@@ -32,11 +34,12 @@ fn main() {
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist")
         });
     let mnist = Mnist::load(&dir).expect("MNIST (set ADVDROP_MNIST)");
-    let device = Device::flex().autodiff();
-    let bytes = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/model/advdrop-cnn.safetensors"),
-    )
-    .expect("shipped weights");
+    let backend: Backend = std::env::var("ADVDROP_BACKEND")
+        .map(|name| name.parse().expect("ADVDROP_BACKEND"))
+        .unwrap_or(Backend::Flex);
+    let device = backend.device().autodiff();
+    // Relative to the repository root, where cargo runs benches (and a prebuilt copy runs too).
+    let bytes = std::fs::read("www/model/advdrop-cnn.safetensors").expect("shipped weights");
     // Frozen, as the CLI loads them: attacks differentiate with respect to the input only.
     let model = Cnn::from_safetensors(&bytes, &device)
         .expect("weights")
@@ -59,6 +62,7 @@ fn main() {
         .zip(&labels)
         .map(|(&i, &l)| protocol::target_for(0, i, l))
         .collect();
+    println!("backend {backend}, batch {BATCH}");
     println!("attack      goal      scheme  success  img/s   queries/img  extra/img  MAD (0-255)");
     let mut attacks: Vec<(&str, AttackKind)> = Vec::new();
     for attack in AttackKind::paper() {
@@ -72,7 +76,8 @@ fn main() {
         attacks.push((attack.name(), attack));
     }
     for (label, attack) in attacks {
-        if !wanted.is_empty() && !wanted.iter().any(|w| w == attack.name()) {
+        let named = |w: &String| w == attack.name() || (w == "fgsm-wide" && label == "fgsm");
+        if !wanted.is_empty() && !wanted.iter().any(named) {
             continue;
         }
         for (scheme_name, scheme) in [("none", DropoutScheme::NONE), ("all", DropoutScheme::ALL)] {

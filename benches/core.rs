@@ -4,6 +4,10 @@
 //! `cargo bench --bench core -- ndarray` times the same three on burn's ndarray backend instead
 //! (groups `forward_ndarray`, ...): they are registered only when the filter names them, so the
 //! default run stays flex-only and as long as before.
+//!
+//! `cargo bench --bench core -- wgpu` likewise times them on burn's wgpu backend (Vulkan on the
+//! machine's first GPU; `benches/pytorch/run.sh --gpu` runs it beside PyTorch on CUDA). Each
+//! iteration reads its result back, so a GPU figure includes the transfer and the wait.
 
 use advdrop::backend::Backend;
 use advdrop::data::Mnist;
@@ -27,8 +31,16 @@ fn batch(mnist: &Mnist, n: usize, device: &Device) -> Tensor<4> {
     mnist.test.images_tensor(&idx, device)
 }
 
-/// The filter word that registers the ndarray groups.
+/// The filter words that register the ndarray and the wgpu groups.
 const NDARRAY: &str = "ndarray";
+const WGPU: &str = "wgpu";
+
+/// Whether the command line's filter names `word` (criterion's own arguments start with `-`).
+fn filter_names(word: &str) -> bool {
+    std::env::args()
+        .skip(1)
+        .any(|arg| !arg.starts_with('-') && arg.contains(word))
+}
 
 /// ndarray's backward pass takes seconds per batch of 64: criterion's fewest samples keep each
 /// of its gradient and training benches to about a minute.
@@ -66,7 +78,7 @@ fn input_gradient(c: &mut Criterion, backend: Backend) {
     // Attacks differentiate with respect to the input only.
     let model = Cnn::new(&device).no_grad();
     let mut group = c.benchmark_group(group_name("input_gradient", backend));
-    if backend != Backend::Flex {
+    if backend.name() == NDARRAY {
         group.sample_size(NDARRAY_SAMPLES);
     }
     for (name, scheme) in [("none", DropoutScheme::NONE), ("all", DropoutScheme::ALL)] {
@@ -101,7 +113,7 @@ fn training_step(c: &mut Criterion, backend: Backend) {
     let mut run = Training::start(config, &backend.device(), None, false).unwrap();
     let mut group = c.benchmark_group(group_name("training_step", backend));
     group.throughput(Throughput::Elements(64));
-    group.sample_size(if backend != Backend::Flex {
+    group.sample_size(if backend.name() == NDARRAY {
         NDARRAY_SAMPLES
     } else {
         20
@@ -120,7 +132,7 @@ fn flex(c: &mut Criterion) {
 
 #[cfg(feature = "ndarray")]
 fn ndarray(c: &mut Criterion) {
-    if !std::env::args().skip(1).any(|arg| arg.contains(NDARRAY)) {
+    if !filter_names(NDARRAY) {
         return;
     }
     forward(c, Backend::NdArray);
@@ -131,5 +143,14 @@ fn ndarray(c: &mut Criterion) {
 #[cfg(not(feature = "ndarray"))]
 fn ndarray(_: &mut Criterion) {}
 
-criterion_group!(benches, flex, ndarray);
+fn wgpu(c: &mut Criterion) {
+    if !filter_names(WGPU) {
+        return;
+    }
+    forward(c, Backend::Wgpu);
+    input_gradient(c, Backend::Wgpu);
+    training_step(c, Backend::Wgpu);
+}
+
+criterion_group!(benches, flex, ndarray, wgpu);
 criterion_main!(benches);

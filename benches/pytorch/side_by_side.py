@@ -6,6 +6,11 @@ Usage (from the repository root; benches/pytorch/run.sh makes the venv and calls
     python benches/pytorch/side_by_side.py             # PyTorch, then cargo bench, then the table
     python benches/pytorch/side_by_side.py --ndarray   # also burn's ndarray backend
     python benches/pytorch/side_by_side.py --profile   # also where the time goes, batch 64
+    python benches/pytorch/side_by_side.py --gpu       # burn's wgpu beside PyTorch on CUDA
+
+With --gpu both sides run on the machine's GPU: PyTorch on CUDA (TF32 off, so that both
+compute in float32) and advdrop's `wgpu` criterion groups (Vulkan). --bench-binary runs a
+prebuilt `core` bench executable instead of cargo (a GPU machine without the Rust toolchain).
 
 The network is src/model/cnn.rs's: [n,1,28,28] -> input dropout -> conv 5x5x32 (same) -> ReLU
 -> max-pool 2 -> feature dropout -> conv 5x5x64 (same) -> ReLU -> max-pool 2 -> feature dropout
@@ -93,11 +98,15 @@ def dropout(x, p):
     return F.dropout(x, p, training=True) if p > 0 else x
 
 
+# Where PyTorch computes: the CPU, or CUDA under --gpu.
+DEVICE = torch.device("cpu")
+
+
 def shipped_model():
     model = Cnn()
     weights = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(WEIGHTS).items()}
     model.load_state_dict(weights, strict=True)
-    return model.eval()
+    return model.to(DEVICE).eval()
 
 
 def read_idx(path):
@@ -121,9 +130,9 @@ def to_images(pixels):
 
 def check_fixture(model, test_pixels):
     fixture = json.loads(FIXTURE.read_text())
-    images = to_images(test_pixels[fixture["images"]])
+    images = to_images(test_pixels[fixture["images"]]).to(DEVICE)
     with torch.inference_mode():
-        logits = model(images, SCHEMES["none"]).flatten().numpy()
+        logits = model(images, SCHEMES["none"]).flatten().cpu().numpy()
     want = np.asarray(fixture["logits"], dtype=np.float32)
     worst = float(np.max(np.abs(logits - want)))
     if worst > FIXTURE_TOLERANCE:
@@ -153,7 +162,7 @@ def images_per_second(step, images, seconds):
 def forward_step(model, images, rates):
     def step():
         with torch.inference_mode():
-            return model(images, rates).numpy()
+            return model(images, rates).cpu().numpy()
 
     return step
 
@@ -162,7 +171,7 @@ def input_gradient_step(model, images, rates):
     def step():
         x = images.detach().requires_grad_(True)
         model(x, rates).sum().backward()
-        return x.grad.numpy()
+        return x.grad.cpu().numpy()
 
     return step
 
@@ -170,7 +179,7 @@ def input_gradient_step(model, images, rates):
 def training_step(train_pixels, train_labels, validation_pixels, validation_labels):
     """One epoch of TRAIN_BATCH images, as Training::run_epoch runs it."""
     torch.manual_seed(0)
-    model = Cnn()
+    model = Cnn().to(DEVICE)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=LEARNING_RATE, betas=ADAM_BETAS, eps=ADAM_EPSILON
     )
@@ -181,8 +190,8 @@ def training_step(train_pixels, train_labels, validation_pixels, validation_labe
         order = rng.permutation(len(train_labels))
         for start in range(0, len(order), TRAIN_BATCH):
             chunk = order[start : start + TRAIN_BATCH]
-            images = to_images(train_pixels[chunk])
-            targets = torch.from_numpy(train_labels[chunk].astype(np.int64))
+            images = to_images(train_pixels[chunk]).to(DEVICE)
+            targets = torch.from_numpy(train_labels[chunk].astype(np.int64)).to(DEVICE)
             logits = model(images, TRAIN_RATES)
             predicted = logits.argmax(1)
             loss = F.cross_entropy(logits, targets)
@@ -192,7 +201,7 @@ def training_step(train_pixels, train_labels, validation_pixels, validation_labe
             loss.item()
             int((predicted == targets).sum())
         with torch.inference_mode():
-            hits = model(to_images(validation_pixels), SCHEMES["none"]).argmax(1)
+            hits = model(to_images(validation_pixels).to(DEVICE), SCHEMES["none"]).argmax(1).cpu()
             int((hits == torch.from_numpy(validation_labels.astype(np.int64))).sum())
 
     return step
@@ -205,12 +214,12 @@ def pytorch_figures(seconds, test_pixels, train):
     figures = {}
     for scheme, rates in SCHEMES.items():
         for n in FORWARD_BATCHES:
-            images = to_images(test_pixels[:n])
+            images = to_images(test_pixels[:n]).to(DEVICE)
             key = f"forward/{scheme}/{n}"
             figures[key] = images_per_second(forward_step(model, images, rates), n, seconds)
             print(f"  pytorch {key}: {figures[key]:,.0f} img/s", file=sys.stderr)
     for scheme, rates in SCHEMES.items():
-        images = to_images(test_pixels[:GRADIENT_BATCH])
+        images = to_images(test_pixels[:GRADIENT_BATCH]).to(DEVICE)
         key = f"input_gradient/{scheme}/{GRADIENT_BATCH}"
         step = input_gradient_step(model, images, rates)
         figures[key] = images_per_second(step, GRADIENT_BATCH, seconds)
@@ -231,12 +240,15 @@ def images_of(key):
     return int(re.search(r"(\d+)$", key).group(1))
 
 
-def cargo_bench(criterion_home, threads, criterion_filter=None):
-    """Runs `cargo bench --bench core` on `threads` rayon threads (its output on stderr) and
-    reads criterion's medians."""
-    command = ["cargo", "bench", "--bench", "core"]
+def cargo_bench(criterion_home, threads, criterion_filter=None, binary=None, seconds=None):
+    """Runs `cargo bench --bench core` (or the prebuilt `binary`) on `threads` rayon threads
+    (its output on stderr) and reads criterion's medians. `seconds`: criterion's measuring time
+    per bench (its own default when None)."""
+    command = [binary, "--bench"] if binary else ["cargo", "bench", "--bench", "core", "--"]
     if criterion_filter:
-        command += ["--", criterion_filter]
+        command += [criterion_filter]
+    if seconds:
+        command += ["--warm-up-time", "2", "--measurement-time", str(seconds)]
     print("$ " + " ".join(command), file=sys.stderr)
     env = dict(os.environ, CRITERION_HOME=str(criterion_home), RAYON_NUM_THREADS=str(threads))
     subprocess.run(command, cwd=ROOT, env=env, stdout=sys.stderr, check=True)
@@ -413,8 +425,8 @@ def profile(test_pixels, seconds):
     torch.set_num_threads(threads)
 
 
-def print_table(advdrop, pytorch):
-    print("| bench | advdrop img/s | PyTorch img/s | advdrop/PyTorch |")
+def print_table(advdrop, pytorch, advdrop_name="advdrop", pytorch_name="PyTorch"):
+    print(f"| bench | {advdrop_name} img/s | {pytorch_name} img/s | advdrop/PyTorch |")
     print("|---|---|---|---|")
     for key in bench_keys():
         a, p = advdrop[key], pytorch[key]
@@ -445,11 +457,26 @@ def main():
                         help="least measuring time per PyTorch figure (default 2)")
     parser.add_argument("--ndarray", action="store_true",
                         help="also `cargo bench --bench core -- ndarray` (burn's ndarray backend)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="PyTorch on CUDA beside `cargo bench --bench core -- wgpu`")
+    parser.add_argument("--bench-binary",
+                        help="a prebuilt `core` bench executable to run instead of cargo")
+    parser.add_argument("--criterion-seconds", type=float,
+                        help="criterion's measuring time per bench (default: its own, 5 s)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile forward and input gradient at batch 64 "
                         "(perf and torch.profiler)")
     args = parser.parse_args()
+    if args.gpu and (args.ndarray or args.profile):
+        parser.error("--gpu times the GPUs alone: no --ndarray or --profile with it")
 
+    global DEVICE
+    if args.gpu:
+        DEVICE = torch.device("cuda")
+        # float32 on both sides: no TF32 in cuDNN's convolutions or cuBLAS's matmuls.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     test_pixels = read_idx(mnist_dir() / "t10k-images-idx3-ubyte.gz")
@@ -463,17 +490,31 @@ def main():
     check_fixture(shipped_model(), test_pixels)
 
     # Build first, so that PyTorch and advdrop are timed back to back, not a build apart.
-    print("$ cargo bench --bench core --no-run", file=sys.stderr)
-    subprocess.run(
-        ["cargo", "bench", "--bench", "core", "--no-run"], cwd=ROOT, stdout=sys.stderr, check=True
-    )
+    if not args.bench_binary:
+        print("$ cargo bench --bench core --no-run", file=sys.stderr)
+        subprocess.run(
+            ["cargo", "bench", "--bench", "core", "--no-run"],
+            cwd=ROOT, stdout=sys.stderr, check=True,
+        )
     started = time.strftime("%Y-%m-%d %H:%M")
     load = os.getloadavg()[0]
     print(f"PyTorch {torch.__version__}, {args.threads} threads:", file=sys.stderr)
     pytorch = pytorch_figures(args.seconds, test_pixels, train)
+    bench = dict(binary=args.bench_binary, seconds=args.criterion_seconds)
     with tempfile.TemporaryDirectory() as criterion_home:
-        flex = cargo_bench(criterion_home, args.threads)
-        ndarray = cargo_bench(criterion_home, args.threads, "ndarray") if args.ndarray else None
+        if args.gpu:
+            wgpu = cargo_bench(criterion_home, args.threads, "wgpu", **bench)
+        else:
+            flex = cargo_bench(criterion_home, args.threads, **bench)
+        ndarray = (
+            cargo_bench(criterion_home, args.threads, "ndarray", **bench) if args.ndarray else None
+        )
+    if args.gpu:
+        print(f"\n{started}, {torch.cuda.get_device_name()} (PyTorch {torch.__version__}, CUDA "
+              f"{torch.version.cuda}, float32) and advdrop (burn wgpu, Vulkan), "
+              f"{cpu_name()}; one run.\n")
+        print_table(wgpu, pytorch, "advdrop wgpu", "PyTorch CUDA")
+        return
 
     print(f"\n{started}, {cpu_name()}, {cores} cores, load average {load:.2f} at the start, "
           f"{os.getloadavg()[0]:.2f} at the end; "

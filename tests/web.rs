@@ -172,6 +172,47 @@ async fn lbfgs_targeted_in_wasm() {
     attack_meets_criterion("lbfgs", true, &[0], 1).await;
 }
 
+/// The page's input gradients (model::host): its logits are the page's predictions bit for bit,
+/// and its hand-written backward pass gives burn's autodiff gradient, both under `all` with the
+/// same masks.
+#[wasm_bindgen_test]
+async fn host_gradients_equal_autodiff() {
+    let device = Device::flex();
+    let plain = shipped(&device);
+    let images = pixels(&test_split(), &[0, 1, 2, 3]);
+    let scheme = DropoutScheme::ALL;
+    assert!(advdrop::model::host::applies(&device));
+    let (logits, tape) =
+        advdrop::model::host::forward(&plain, &images, &scheme, &mut MaskRng::seed(9));
+    let ones = vec![1.0; 4 * 10];
+    let ours = tape.input_gradient(&ones);
+    let x = Tensor::<4>::from_data(TensorData::new(images.clone(), [4, 1, 28, 28]), &device);
+    let predicted = plain.forward(x, &scheme, &mut MaskRng::seed(9));
+    let predicted = advdrop::backend::read_floats(predicted).await.unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&logits),
+        bits(&predicted),
+        "host logits against the page's predictions"
+    );
+    let autodiff = device.autodiff();
+    let model = shipped(&autodiff).no_grad();
+    let x =
+        Tensor::<4>::from_data(TensorData::new(images, [4, 1, 28, 28]), &autodiff).require_grad();
+    let grads = model
+        .forward(x.clone(), &scheme, &mut MaskRng::seed(9))
+        .sum()
+        .backward();
+    let want = advdrop::backend::read_floats(x.grad(&grads).unwrap())
+        .await
+        .unwrap();
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0);
+    assert_eq!(ours.len(), want.len());
+    for (a, b) in ours.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-4 * scale, "host {a} vs autodiff {b}");
+    }
+}
 /// WebGPU (Chromium's software adapter in CI) against the CPU backend: logits and the input
 /// gradient of one test batch under `all` with the same masks.
 #[wasm_bindgen_test]

@@ -19,6 +19,7 @@ use super::outputs::Outputs;
 use super::tracker::Tracker;
 use super::{AttackError, Victim};
 use crate::backend::read_floats;
+use crate::model::host::Tape;
 use crate::model::{
     CLASSES, Classifier, DropoutScheme, FrozenMasks, ImageStreams, MaskRng, MaskSource,
 };
@@ -367,7 +368,7 @@ impl<'a> Oracle<'a> {
                 .flat_map(|p| std::iter::repeat_n(p, passes).flatten().copied())
                 .collect()
         };
-        let data = TensorData::new(expanded, [rows * passes, 1, 28, 28]);
+        let shape = [rows * passes, 1, 28, 28];
         let mut frozen;
         let mut per_row;
         let masks: &mut dyn MaskSource = match (self.mode, &mut self.masks) {
@@ -397,19 +398,29 @@ impl<'a> Oracle<'a> {
             }
         };
         let Some(objective) = objective else {
-            let x = Tensor::<4>::from_data(data, &self.plain_device);
+            let x = Tensor::<4>::from_data(TensorData::new(expanded, shape), &self.plain_device);
             let logits = mean(
                 self.outputs
                     .apply(self.inference.logits(x, &self.scheme, masks)),
             );
             return Ok((read_floats(logits).await?, Vec::new()));
         };
-        let x = Tensor::<4>::from_data(data, &self.device);
-        let x = x.require_grad();
-        let logits = mean(
-            self.outputs
-                .apply(self.model.logits(x.clone(), &self.scheme, masks)),
-        );
+        // In the page the forward pass runs on the host kernels and keeps a tape; autodiff
+        // then only differentiates the objective with respect to the logits.
+        let (logits, input) = match self.inference.taped(&expanded, &self.scheme, masks) {
+            Some((logits, tape)) => {
+                let z = TensorData::new(logits, [rows * passes, CLASSES]);
+                let z = Tensor::<2>::from_data(z, &self.device).require_grad();
+                (z.clone(), Input::Logits(z, Box::new(tape)))
+            }
+            None => {
+                let x = Tensor::<4>::from_data(TensorData::new(expanded, shape), &self.device)
+                    .require_grad();
+                let logits = self.model.logits(x.clone(), &self.scheme, masks);
+                (logits, Input::Images(x))
+            }
+        };
+        let logits = mean(self.outputs.apply(logits));
         let (weights, scored) = match objective {
             Objective::CrossEntropy(classes) => {
                 (one_hot(classes, -1.0), log_softmax(logits.clone(), 1))
@@ -419,9 +430,14 @@ impl<'a> Oracle<'a> {
         let weights =
             Tensor::<2>::from_data(TensorData::new(weights, [rows, CLASSES]), &self.device);
         let grads = (scored * weights).sum().backward();
-        let gradient = x.grad(&grads).ok_or(AttackError::NoGradient)?;
         let logits = logits.detach();
-        let mut gradient = read_floats(gradient).await?;
+        let mut gradient = match input {
+            Input::Images(x) => read_floats(x.grad(&grads).ok_or(AttackError::NoGradient)?).await?,
+            Input::Logits(z, tape) => {
+                let dz = z.grad(&grads).ok_or(AttackError::NoGradient)?;
+                tape.input_gradient(&read_floats(dz).await?)
+            }
+        };
         if passes > 1 {
             gradient = gradient
                 .chunks(PIXELS * passes)
@@ -432,6 +448,14 @@ impl<'a> Oracle<'a> {
         }
         Ok((read_floats(logits).await?, gradient))
     }
+}
+
+/// What a gradient call differentiates with respect to: the images (burn's autodiff through
+/// the whole network), or the host pass's logits (the page: the [`Tape`] takes them back to the
+/// images).
+enum Input {
+    Images(Tensor<4>),
+    Logits(Tensor<2>, Box<Tape>),
 }
 
 /// Row `j` is `value` at `classes[j]` and 0 elsewhere.

@@ -13,6 +13,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::dropout::{DropoutScheme, MaskSource, dropout};
+use super::host::{self, Tape};
 use super::{conv, pool};
 
 /// Classes of MNIST.
@@ -36,6 +37,18 @@ pub trait Classifier {
         scheme: &DropoutScheme,
         masks: &mut dyn MaskSource,
     ) -> Tensor<2>;
+
+    /// The logits (`rows × 10`) of `images` (`rows × 784`) computed on the host with a
+    /// [`Tape`] for their input gradient, where the page's hand-written backward pass applies
+    /// ([`host`]); `None` leaves gradients to burn's autodiff.
+    fn taped(
+        &self,
+        _images: &[f32],
+        _scheme: &DropoutScheme,
+        _masks: &mut dyn MaskSource,
+    ) -> Option<(Vec<f32>, Tape)> {
+        None
+    }
 }
 
 impl Classifier for Cnn {
@@ -46,6 +59,16 @@ impl Classifier for Cnn {
         masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
         self.forward(images, scheme, masks)
+    }
+
+    fn taped(
+        &self,
+        images: &[f32],
+        scheme: &DropoutScheme,
+        masks: &mut dyn MaskSource,
+    ) -> Option<(Vec<f32>, Tape)> {
+        host::applies(&self.conv1.weight.device())
+            .then(|| host::forward(self, images, scheme, masks))
     }
 }
 

@@ -23,7 +23,7 @@ use burn::tensor::{Tensor, TensorData};
 /// Side of the square kernel.
 pub const SIDE: usize = 5;
 /// Taps of the kernel.
-const TAPS: usize = SIDE * SIDE;
+pub const TAPS: usize = SIDE * SIDE;
 /// Zero padding on each side that keeps the output the input's size ("same").
 const PAD: usize = SIDE / 2;
 /// Output channels per packed block: two vectors.
@@ -45,16 +45,23 @@ pub fn applies(x: &Tensor<4>) -> bool {
 pub fn conv_relu(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
     let [n, cin, h, w] = x.dims();
     let device = x.device();
-    let weights = floats(conv.weight.val().into_data());
     let [cout, ..] = conv.weight.dims();
-    let bias = match &conv.bias {
-        Some(b) => floats(b.val().into_data()),
-        None => vec![0.0; cout],
-    };
+    let (weights, bias) = weights(conv);
     let packed = Packed::new(&weights, cout, cin, &bias);
     let input = floats(x.into_data());
     let out = packed.convolve(&input, n, h, w, true);
     Tensor::from_data(TensorData::new(out, [n, cout, h, w]), &device)
+}
+
+/// `conv`'s weights `[cout, cin, 5, 5]` and bias `[cout]` (zeros without one) on the host.
+pub fn weights(conv: &Conv2d) -> (Vec<f32>, Vec<f32>) {
+    let [cout, ..] = conv.weight.dims();
+    let weights = floats(conv.weight.val().into_data());
+    let bias = match &conv.bias {
+        Some(b) => floats(b.val().into_data()),
+        None => vec![0.0; cout],
+    };
+    (weights, bias)
 }
 
 fn floats(data: TensorData) -> Vec<f32> {
@@ -270,7 +277,7 @@ tile!(tile_1, 1: 0);
 /// Four f32 lanes: wasm `v128` in the page, an array natively; the same roundings in both
 /// (a multiply, then an add).
 #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
-mod lanes {
+pub(super) mod lanes {
     use core::arch::wasm32::*;
 
     #[derive(Clone, Copy)]
@@ -322,11 +329,19 @@ mod lanes {
             // SAFETY: `out` is 16 writable bytes; v128.store has no alignment requirement.
             unsafe { v128_store(out.as_mut_ptr().cast::<v128>(), self.0) }
         }
+
+        /// # Safety
+        /// `p` points at 4 writable floats.
+        #[inline(always)]
+        pub unsafe fn write(self, p: *mut f32) {
+            // SAFETY: by the contract; v128.store has no alignment requirement.
+            unsafe { v128_store(p.cast::<v128>(), self.0) }
+        }
     }
 }
 
 #[cfg(not(all(target_family = "wasm", target_feature = "simd128")))]
-mod lanes {
+pub(super) mod lanes {
     #[derive(Clone, Copy)]
     pub struct F4([f32; 4]);
 
@@ -372,6 +387,14 @@ mod lanes {
         #[inline(always)]
         pub fn store(self, out: &mut [f32]) {
             out.copy_from_slice(&self.0);
+        }
+
+        /// # Safety
+        /// `p` points at 4 writable floats.
+        #[inline(always)]
+        pub unsafe fn write(self, p: *mut f32) {
+            // SAFETY: by the contract.
+            unsafe { p.cast::<[f32; 4]>().write_unaligned(self.0) }
         }
     }
 }

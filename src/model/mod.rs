@@ -4,6 +4,7 @@ pub mod card;
 pub mod cnn;
 mod conv;
 pub mod dropout;
+pub mod host;
 mod pool;
 pub mod weights;
 

@@ -62,7 +62,7 @@ pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
 /// flex's rule for the next value of a window: it replaces the running maximum when greater,
 /// or when NaN.
 #[inline(always)]
-fn later(max: f32, value: f32) -> f32 {
+pub fn later(max: f32, value: f32) -> f32 {
     if value > max || value.is_nan() {
         value
     } else {

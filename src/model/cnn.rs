@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::dropout::{DropoutScheme, MaskSource, dropout};
 use super::host::{self, Tape};
-use super::{conv, pool};
+use super::{conv, dense, pool};
 
 /// Classes of MNIST.
 pub const CLASSES: usize = 10;
@@ -90,6 +90,9 @@ pub struct Cnn {
     pub(crate) fc1: Linear,
     pub(crate) fc2: Linear,
     pool: MaxPool2d,
+    /// The page's packed copy of `fc1`'s weights ([`dense`]), made on first use.
+    #[module(skip)]
+    fc1_packed: dense::Cache,
 }
 
 impl Cnn {
@@ -106,6 +109,7 @@ impl Cnn {
             fc1: LinearConfig::new(FLAT_FEATURES, HIDDEN).init(device),
             fc2: LinearConfig::new(HIDDEN, CLASSES).init(device),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            fc1_packed: dense::Cache::default(),
         }
     }
 
@@ -150,6 +154,16 @@ impl Cnn {
         }
     }
 
+    /// `relu(fc1(x))`: burn's, or in the page outside autodiff [`dense::linear_relu`]'s
+    /// direct kernel on weights packed once.
+    pub(super) fn fc1_relu(&self, x: Tensor<2>) -> Tensor<2> {
+        if dense::applies(&x, &self.fc1) {
+            dense::linear_relu(x, &self.fc1, &self.fc1_packed)
+        } else {
+            relu(self.fc1.forward(x))
+        }
+    }
+
     /// The fully-connected part: logits `[n, 10]` from [`Self::features`], with the FC dropout
     /// of `scheme`.
     pub fn head(
@@ -158,7 +172,7 @@ impl Cnn {
         scheme: &DropoutScheme,
         masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
-        let x = relu(self.fc1.forward(features));
+        let x = self.fc1_relu(features);
         let x = dropout(x, scheme.fc, masks);
         self.fc2.forward(x)
     }

@@ -21,7 +21,6 @@
 //! Natively the CLI keeps burn's autodiff (committed runs reproduce bit for bit); these unit
 //! tests check this path against it on the same masks.
 
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::cnn::{CLASSES, Cnn, FLAT_FEATURES, HIDDEN};
@@ -91,7 +90,7 @@ pub fn forward(
     let (mut p2, picks2) = pool(&a2, rows * C2, 14, 14);
     let feature_mask2 = draw(&mut p2, scheme.feature);
     let features = Tensor::<2>::from_data(TensorData::new(p2, [rows, FLAT_FEATURES]), &device);
-    let mut hidden = floats(relu(cnn.fc1.forward(features)).into_data());
+    let mut hidden = floats(cnn.fc1_relu(features).into_data());
     let kept = hidden.clone();
     let fc_mask = draw(&mut hidden, scheme.fc);
     let dropped = Tensor::<2>::from_data(TensorData::new(hidden, [rows, HIDDEN]), &device);

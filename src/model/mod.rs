@@ -3,6 +3,7 @@
 pub mod card;
 pub mod cnn;
 mod conv;
+mod dense;
 pub mod dropout;
 pub mod host;
 mod pool;

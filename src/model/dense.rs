@@ -139,18 +139,26 @@ impl Packed {
                 }
                 row += TILE;
             }
-            while row < n {
-                // SAFETY: as above, one row.
-                let [acc] = unsafe { tile_1(x.as_ptr().add(row * d_in), weights, d_in) };
-                store(row, acc);
-                row += 1;
+            // The last 1–3 rows in one tile too: each tile streams the block's weights once.
+            let x = x[row * d_in..].as_ptr();
+            // SAFETY: as above, the remaining rows.
+            let rest: Vec<[F4; 2]> = unsafe {
+                match n - row {
+                    0 => Vec::new(),
+                    1 => tile_1(x, weights, d_in).to_vec(),
+                    2 => tile_2(x, weights, d_in).to_vec(),
+                    _ => tile_3(x, weights, d_in).to_vec(),
+                }
+            };
+            for (i, acc) in rest.into_iter().enumerate() {
+                store(row + i, acc);
             }
         }
         out
     }
 }
 
-/// `tile_n` and `tile_1`: the accumulators of 4 (or 1) rows × one block of 8 outputs, over all
+/// `tile_n`, `tile_3`, `tile_2` and `tile_1`: the accumulators of 4 (3, 2, 1) rows × one block of 8 outputs, over all
 /// `d_in` inputs in order. Spelled out row by row and walking raw pointers for the page's
 /// size-optimised build, as the convolution's tile (conv.rs says why).
 ///
@@ -186,6 +194,8 @@ macro_rules! tile {
 }
 
 tile!(tile_n, 4: 0 1 2 3);
+tile!(tile_3, 3: 0 1 2);
+tile!(tile_2, 2: 0 1);
 tile!(tile_1, 1: 0);
 
 #[cfg(test)]
@@ -199,20 +209,22 @@ mod tests {
     #[test]
     fn equals_burns_linear_and_relu() {
         let device = Device::flex();
-        // The CNN's layer, and a batch that is not a whole number of tiles.
+        // The CNN's layer, and batches ending in each partial tile.
         let layer = LinearConfig::new(3136, 1024).init(&device);
-        let x = Tensor::<2>::random([6, 3136], Distribution::Normal(0.0, 1.0), &device);
         let cache = Cache::default();
-        let ours = floats(linear_relu(x.clone(), &layer, &cache).into_data());
-        let burns = floats(relu(layer.forward(x)).into_data());
-        let scale = burns.iter().fold(0f32, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in ours.iter().zip(&burns).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-5 * scale,
-                "[{i}]: {a} against burn's {b}"
-            );
+        for n in [4, 5, 6, 7] {
+            let x = Tensor::<2>::random([n, 3136], Distribution::Normal(0.0, 1.0), &device);
+            let ours = floats(linear_relu(x.clone(), &layer, &cache).into_data());
+            let burns = floats(relu(layer.forward(x)).into_data());
+            let scale = burns.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (i, (a, b)) in ours.iter().zip(&burns).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * scale,
+                    "n {n}, [{i}]: {a} against {b}"
+                );
+            }
+            assert!(ours.contains(&0.0) && ours.iter().any(|&v| v > 0.0));
         }
-        assert!(ours.contains(&0.0) && ours.iter().any(|&v| v > 0.0));
     }
 
     #[test]
@@ -243,8 +255,13 @@ mod tests {
             .collect();
         let packed = Packed::new(&w, &vec![0.1; d_out], d_in, d_out);
         let whole = packed.forward(&x, 5);
-        let one = packed.forward(&x[4 * d_in..], 1);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&whole[4 * d_out..]), bits(&one));
+        for (start, rows) in [(4, 1), (3, 2), (2, 3), (1, 4)] {
+            let part = packed.forward(&x[start * d_in..(start + rows) * d_in], rows);
+            assert_eq!(
+                bits(&whole[start * d_out..(start + rows) * d_out]),
+                bits(&part)
+            );
+        }
     }
 }

@@ -124,10 +124,15 @@ fn training_step(c: &mut Criterion, backend: Backend) {
     group.finish();
 }
 
+/// The three groups on `backend`.
+fn groups(c: &mut Criterion, backend: Backend) {
+    forward(c, backend);
+    input_gradient(c, backend);
+    training_step(c, backend);
+}
+
 fn flex(c: &mut Criterion) {
-    forward(c, Backend::Flex);
-    input_gradient(c, Backend::Flex);
-    training_step(c, Backend::Flex);
+    groups(c, Backend::Flex);
 }
 
 #[cfg(feature = "ndarray")]
@@ -135,9 +140,7 @@ fn ndarray(c: &mut Criterion) {
     if !filter_names(NDARRAY) {
         return;
     }
-    forward(c, Backend::NdArray);
-    input_gradient(c, Backend::NdArray);
-    training_step(c, Backend::NdArray);
+    groups(c, Backend::NdArray);
 }
 
 #[cfg(not(feature = "ndarray"))]
@@ -147,9 +150,7 @@ fn wgpu(c: &mut Criterion) {
     if !filter_names(WGPU) {
         return;
     }
-    forward(c, Backend::Wgpu);
-    input_gradient(c, Backend::Wgpu);
-    training_step(c, Backend::Wgpu);
+    groups(c, Backend::Wgpu);
 }
 
 criterion_group!(benches, flex, ndarray, wgpu);

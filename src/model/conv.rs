@@ -20,6 +20,8 @@
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, TensorData};
 
+use super::floats;
+
 /// Side of the square kernel.
 pub const SIDE: usize = 5;
 /// Taps of the kernel.
@@ -62,11 +64,6 @@ pub fn weights(conv: &Conv2d) -> (Vec<f32>, Vec<f32>) {
         None => vec![0.0; cout],
     };
     (weights, bias)
-}
-
-fn floats(data: TensorData) -> Vec<f32> {
-    data.try_into_vec::<f32>()
-        .expect("the CNN's tensors are f32")
 }
 
 /// A convolution's weights `[cout, cin, 5, 5]` repacked for the kernel: per block of eight

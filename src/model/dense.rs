@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use burn::module::ParamId;
 use burn::nn::Linear;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use super::conv::lanes::F4;
+use super::floats;
 
 /// Output units per block: two vectors.
 const BLOCK: usize = 8;
@@ -49,8 +50,7 @@ type Entry = (ParamId, Arc<Packed>);
 pub fn applies(x: &Tensor<2>, layer: &Linear) -> bool {
     cfg!(target_family = "wasm")
         && layer.weight.dims()[1].is_multiple_of(BLOCK)
-        && !x.is_autodiff()
-        && x.device() == Device::flex()
+        && super::on_host_cpu(x)
 }
 
 /// `relu(x · W + b)` for `layer` (`W` `[d_in, d_out]`) on `x` `[n, d_in]`, on the host.
@@ -60,11 +60,6 @@ pub fn linear_relu(x: Tensor<2>, layer: &Linear, cache: &Cache) -> Tensor<2> {
     let packed = cache.packed(layer);
     let out = packed.forward(&floats(x.into_data()), n);
     Tensor::from_data(TensorData::new(out, [n, packed.d_out]), &device)
-}
-
-fn floats(data: TensorData) -> Vec<f32> {
-    data.try_into_vec::<f32>()
-        .expect("the CNN's tensors are f32")
 }
 
 impl Cache {
@@ -203,8 +198,8 @@ mod tests {
     use super::*;
     use burn::module::Param;
     use burn::nn::LinearConfig;
-    use burn::tensor::Distribution;
     use burn::tensor::activation::relu;
+    use burn::tensor::{Device, Distribution};
 
     #[test]
     fn equals_burns_linear_and_relu() {

@@ -26,6 +26,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::cnn::{CLASSES, Cnn, FLAT_FEATURES, HIDDEN};
 use super::conv::{self, Packed, TAPS, lanes};
 use super::dropout::{DropoutScheme, MaskSource};
+use super::floats;
 use super::pool::later;
 
 /// Pixels of an MNIST image.
@@ -135,11 +136,6 @@ impl Tape {
         gate(&mut dx, self.input_mask.as_deref());
         dx
     }
-}
-
-fn floats(data: TensorData) -> Vec<f32> {
-    data.try_into_vec::<f32>()
-        .expect("the CNN's tensors are f32")
 }
 
 /// `x ⊙ mask`, where a dropout site drew one.

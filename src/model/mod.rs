@@ -18,8 +18,14 @@ pub use weights::{Precision, WeightsError};
 
 use burn::tensor::{Device, Tensor};
 
-/// Whether `x` is a value the CNN's host kernels (`pool`, `conv`) may compute: on burn's flex
-/// CPU device and outside autodiff, where no backward pass needs burn's own ops.
-fn on_host_cpu(x: &Tensor<4>) -> bool {
+/// Whether `x` is a value the CNN's host kernels (`pool`, `conv`, `dense`) may compute: on
+/// burn's flex CPU device and outside autodiff, where no backward pass needs burn's own ops.
+fn on_host_cpu<const D: usize>(x: &Tensor<D>) -> bool {
     !x.is_autodiff() && x.device() == Device::flex()
+}
+
+/// A host copy of one of the CNN's f32 tensors.
+fn floats(data: burn::tensor::TensorData) -> Vec<f32> {
+    data.try_into_vec::<f32>()
+        .expect("the CNN's tensors are f32")
 }

@@ -63,7 +63,8 @@ async function tinyExperiment(page) {
 }
 
 // The same run through the CLI (`advdrop reproduce`, native): the page's cells must equal its
-// cells — same images attacked, same successes and queries, same MAD, same recognition counts.
+// cells — same images attacked, same successes and queries, same recognition counts, the same
+// MAD and L0 up to rounding.
 function sameAsCli(pageReport) {
   const bin = process.env.ADVDROP_BIN ?? `${process.env.CARGO_TARGET_DIR ?? 'target'}/release/advdrop`;
   const out = mkdtempSync(join(tmpdir(), 'advdrop-e2e-'));
@@ -79,7 +80,12 @@ function sameAsCli(pageReport) {
     for (const p of pageReport.cells) {
       const c = cliCells.get(key(p));
       assert.ok(c, `the CLI has no cell ${key(p)}`);
-      for (const field of ['attempted', 'successes', 'first_pass', 'mean_queries', 'mean_l0']) assert.equal(p[field], c[field], `${key(p)} ${field}`);
+      for (const field of ['attempted', 'successes', 'first_pass', 'mean_queries']) assert.equal(p[field], c[field], `${key(p)} ${field}`);
+      // L0 counts every pixel changed at all, so a component at rounding level (a gradient that
+      // is 0 in one rounding and 1e-9 in another) moves it by one: the page's kernels round
+      // differently from burn's, and natively burn's gemm rounds as the CPU's kernels do (an
+      // AMD Zen 3 gave 608 where the page and another CPU gave 607.5). Within one pixel on average.
+      assert.ok(Math.abs(p.mean_l0 - c.mean_l0) <= 1, `${key(p)} mean_l0 ${p.mean_l0} vs the CLI's ${c.mean_l0}`);
       assert.ok(Math.abs(p.mad.mean - c.mad.mean) <= 1e-3 * Math.max(1, c.mad.mean), `${key(p)} MAD ${p.mad.mean} vs the CLI's ${c.mad.mean}`);
       assert.deepEqual(p.recognition.map((r) => [r.test_scheme, r.single_pass.count, r.vote.count]),
         c.recognition.map((r) => [r.test_scheme, r.single_pass.count, r.vote.count]), `${key(p)} recognition`);

@@ -11,7 +11,7 @@
 
 use advdrop::backend::Backend;
 use advdrop::data::Mnist;
-use advdrop::model::{Cnn, DropoutScheme, MaskRng, TrainConfig};
+use advdrop::model::{Cnn, DropoutScheme, MaskRng, MaskSource, RowStreams, TrainConfig};
 use advdrop::train::Training;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -153,5 +153,24 @@ fn wgpu(c: &mut Criterion) {
     groups(c, Backend::Wgpu);
 }
 
-criterion_group!(benches, flex, ndarray, wgpu);
+/// The masks of one forward pass under `all` for 256 images, each image from its own stream
+/// (as the protocol draws them): 784 + 6,272 + 3,136 + 1,024 values per image, on one core.
+fn masks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("masks");
+    group.throughput(Throughput::Elements(256));
+    group.bench_function("all/256", |b| {
+        let mut pass = 0;
+        b.iter(|| {
+            pass += 1;
+            let rows = (0..256).map(|i| MaskRng::stream(i, pass)).collect();
+            let mut masks = RowStreams::new(rows);
+            let s = DropoutScheme::ALL;
+            let sites = [(784, s.input), (6272, s.feature), (3136, s.feature), (1024, s.fc)];
+            sites.map(|(per_row, p)| masks.mask(256, per_row, p).len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, flex, ndarray, wgpu, masks);
 criterion_main!(benches);

@@ -4,7 +4,8 @@
 // `make dist` first; its module is stripped of names, so this loads the unstripped one
 // wasm-bindgen left in the target directory (or the path given):
 //   node e2e/profile.mjs [module with names]
-// Prints each function's share of the samples (self time).
+// Prints each function's share of the samples (self time). PROFILE_BATCH (default 64) and
+// PROFILE_SCHEME (default none) choose the calls.
 import { mkdtemp, writeFile, copyFile, rm } from 'node:fs/promises';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { serve } from './serve.mjs';
 
 const dist = process.env.ADVDROP_DIST ?? 'dist';
 const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/advdrop-target');
+const batch = Number(process.env.PROFILE_BATCH ?? 64);
+const scheme = process.env.PROFILE_SCHEME ?? 'none';
 const named = process.argv[2] ?? join(target, 'wasm-bindgen/release/advdrop_bg.wasm');
 const here = await mkdtemp(join(tmpdir(), 'advdrop-profile-'));
 await copyFile(named, join(here, 'advdrop_bg.wasm'));
@@ -25,7 +28,7 @@ try {
   const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
   lab.loadWeights(await bytes('../www/model/' + card.weights_file), card.weights_file, card.weights_sha256);
   lab.loadTestSet(await bytes('../data/mnist/t10k-images-idx3-ubyte.gz'), await bytes('../data/mnist/t10k-labels-idx1-ubyte.gz'));
-  window.run = (kind, batch, reps) => lab.benchmark(kind, batch, reps, 'none');
+  window.run = (kind, batch, reps, scheme) => lab.benchmark(kind, batch, reps, scheme);
   window.ready = true;
 } catch (e) { window.failed = String(e); }
 </script>`);
@@ -45,9 +48,9 @@ try {
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
   for (const [kind, reps] of [['forward', 40], ['gradient', 20]]) {
-    await page.evaluate(([k]) => window.run(k, 64, 2), [kind]);
+    await page.evaluate(([k, b, s]) => window.run(k, b, 2, s), [kind, batch, scheme]);
     await cdp.send('Profiler.start');
-    const r = await page.evaluate(([k, n]) => window.run(k, 64, n), [kind, reps]);
+    const r = await page.evaluate(([k, b, n, s]) => window.run(k, b, n, s), [kind, batch, Math.max(1, Math.round(reps * 64 / batch)), scheme]);
     const { profile } = await cdp.send('Profiler.stop');
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
     const self = new Map();
@@ -58,7 +61,7 @@ try {
       self.set(name, (self.get(name) ?? 0) + 1);
     }
     const total = profile.samples.length;
-    console.log(`\n${kind}, batch 64, \`none\`: ${r.imgPerSec.toFixed(0)} images/s while profiled, ${total} samples\n`);
+    console.log(`\n${kind}, batch ${batch}, \`${scheme}\`: ${r.imgPerSec.toFixed(0)} images/s while profiled, ${total} samples\n`);
     console.log('| self time | function |\n|---|---|');
     [...self.entries()].sort((a, b) => b[1] - a[1]).filter(([, c]) => c / total >= 0.005)
       .forEach(([name, c]) => console.log(`| ${(100 * c / total).toFixed(1)} % | \`${name.slice(0, 120)}\` |`));

@@ -72,16 +72,6 @@ impl Classifier for Cnn {
     }
 }
 
-/// `relu(conv(x))`: burn's, or in the page outside autodiff [`conv::conv_relu`]'s direct
-/// kernel.
-fn conv_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if conv::applies(&x) {
-        conv::conv_relu(x, conv)
-    } else {
-        relu(conv.forward(x))
-    }
-}
-
 /// The CNN. It knows nothing of where it runs: the device it was built on decides.
 #[derive(Module, Debug)]
 pub struct Cnn {
@@ -136,12 +126,22 @@ impl Cnn {
         masks: &mut dyn MaskSource,
     ) -> Tensor<2> {
         let x = dropout(images, scheme.input, masks);
-        let x = self.pool(conv_relu(&self.conv1, x));
+        let x = self.conv_block(&self.conv1, x);
         let x = dropout(x, scheme.feature, masks);
-        let x = self.pool(conv_relu(&self.conv2, x));
+        let x = self.conv_block(&self.conv2, x);
         let x = dropout(x, scheme.feature, masks);
         let [n, _, _, _] = x.dims();
         x.reshape([n, FLAT_FEATURES])
+    }
+
+    /// `pool(relu(conv(x)))`: burn's, or in the page outside autodiff
+    /// [`conv::conv_relu_pool`]'s direct kernel, which pools as it stores.
+    fn conv_block(&self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        if conv::applies(&x) {
+            conv::conv_relu_pool(x, conv)
+        } else {
+            self.pool(relu(conv.forward(x)))
+        }
     }
 
     /// The 2×2 max-pool: burn's, or on the CPU outside autodiff the same values from

@@ -21,6 +21,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Tensor, TensorData};
 
 use super::floats;
+use super::pool::later;
 
 /// Side of the square kernel.
 pub const SIDE: usize = 5;
@@ -36,23 +37,51 @@ const BLOCK: usize = 8;
 /// beat 5 × 8 and 8 × 4.
 const TILE: usize = 4;
 
-/// Whether [`conv_relu`] applies: in the page (wasm32) on burn's flex CPU device, outside
-/// autodiff, to an input with as many channels as the kernel has instances for (1, 32, 64).
-pub fn applies(x: &Tensor<4>) -> bool {
-    cfg!(target_family = "wasm") && matches!(x.dims()[1], 1 | 32 | 64) && super::on_host_cpu(x)
+/// What [`Packed::convolve`] does to the sums it stores, after adding the bias: the ReLU, or
+/// the ReLU and then the 2×2 max-pool.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Epilogue {
+    Relu,
+    ReluPool,
 }
 
-/// `relu(conv(x) + bias)` for the CNN's same-padded 5×5, stride-1 convolution `conv` on
-/// `x` `[n, cin, h, w]`, computed by [`Packed::convolve`] on the host.
-pub fn conv_relu(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+impl Epilogue {
+    fn relu(pool: bool) -> Self {
+        if pool { Self::ReluPool } else { Self::Relu }
+    }
+}
+
+/// Whether [`conv_relu_pool`] applies: in the page (wasm32) on burn's flex CPU device, outside
+/// autodiff, to an input with as many channels as the kernel has instances for (1, 32, 64)
+/// and an even height and width.
+pub fn applies(x: &Tensor<4>) -> bool {
+    let [_, cin, h, w] = x.dims();
+    cfg!(target_family = "wasm")
+        && matches!(cin, 1 | 32 | 64)
+        && h.is_multiple_of(2)
+        && w.is_multiple_of(2)
+        && super::on_host_cpu(x)
+}
+
+/// `pool(relu(conv(x) + bias))` for the CNN's same-padded 5×5, stride-1 convolution `conv`
+/// on `x` `[n, cin, h, w]` (h and w even) and its 2×2, stride-2 max-pool, computed by
+/// [`Packed::convolve`] on the host: the values of [`pool::max_pool_2x2`] on
+/// [`Packed::convolve`]'s, bit for bit (tested), without writing the convolution's output.
+pub fn conv_relu_pool(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    on_host(x, conv, true)
+}
+
+/// `relu(conv(x) + bias)`, then the pool when `pool`.
+fn on_host(x: Tensor<4>, conv: &Conv2d, pool: bool) -> Tensor<4> {
     let [n, cin, h, w] = x.dims();
     let device = x.device();
     let [cout, ..] = conv.weight.dims();
     let (weights, bias) = weights(conv);
     let packed = Packed::new(&weights, cout, cin, &bias);
     let input = floats(x.into_data());
-    let out = packed.convolve(&input, n, h, w, true);
-    Tensor::from_data(TensorData::new(out, [n, cout, h, w]), &device)
+    let out = packed.convolve(&input, n, h, w, Epilogue::relu(pool));
+    let (oh, ow) = if pool { (h / 2, w / 2) } else { (h, w) };
+    Tensor::from_data(TensorData::new(out, [n, cout, oh, ow]), &device)
 }
 
 /// `conv`'s weights `[cout, cin, 5, 5]` and bias `[cout]` (zeros without one) on the host.
@@ -112,13 +141,25 @@ impl Packed {
     }
 
     /// Convolves `input` `[n, cin, h, w]` (row-major, NCHW) into `[n, cout, h, w]`, adding the
-    /// bias and, when `relu`, clamping at 0.
-    pub fn convolve(&self, input: &[f32], n: usize, h: usize, w: usize, relu: bool) -> Vec<f32> {
+    /// bias, clamping at 0 and, when `then` says so, max-pooling into `[n, cout, h/2, w/2]`
+    /// (h and w even): each window's first maximum, or any NaN, as [`later`] takes it.
+    pub fn convolve(
+        &self,
+        input: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+        then: Epilogue,
+    ) -> Vec<f32> {
         assert_eq!(input.len(), n * self.cin * h * w, "input [n, cin, h, w]");
+        assert!(
+            then != Epilogue::ReluPool || (h.is_multiple_of(2) && w.is_multiple_of(2)),
+            "the pool needs an even height and width"
+        );
         match self.cin {
-            1 => self.convolve_with::<1>(input, n, h, w, relu),
-            32 => self.convolve_with::<32>(input, n, h, w, relu),
-            64 => self.convolve_with::<64>(input, n, h, w, relu),
+            1 => self.convolve_with::<1>(input, n, h, w, then),
+            32 => self.convolve_with::<32>(input, n, h, w, then),
+            64 => self.convolve_with::<64>(input, n, h, w, then),
             cin => panic!("no kernel for {cin} input channels (the CNN has 1, 32 and 64)"),
         }
     }
@@ -129,12 +170,18 @@ impl Packed {
         n: usize,
         h: usize,
         w: usize,
-        relu: bool,
+        then: Epilogue,
     ) -> Vec<f32> {
         let (ph, pw) = (h + 2 * PAD, w + 2 * PAD);
         let plane = h * w;
+        // What each image's output channel takes: a plane, or its pooled quarter.
+        let (oh, ow) = match then {
+            Epilogue::ReluPool => (h / 2, w / 2),
+            _ => (h, w),
+        };
+        let out_plane = oh * ow;
         let mut padded = vec![0f32; ph * pw * CIN];
-        let mut out = vec![0f32; n * self.cout * plane];
+        let mut out = vec![0f32; n * self.cout * out_plane];
         let mut pixels = vec![0f32; plane * BLOCK];
         let block_len = TAPS * CIN * BLOCK;
         // Where each output pixel's window starts in the padded image, and each tap's offset.
@@ -145,7 +192,7 @@ impl Packed {
         assert!(reach <= padded.len() && self.weights.len() == self.blocks() * block_len);
         for img in 0..n {
             let image = &input[img * CIN * plane..(img + 1) * CIN * plane];
-            let out = &mut out[img * self.cout * plane..(img + 1) * self.cout * plane];
+            let out = &mut out[img * self.cout * out_plane..(img + 1) * self.cout * out_plane];
             for ci in 0..CIN {
                 for y in 0..h {
                     let at = ((y + PAD) * pw + PAD) * CIN + ci;
@@ -164,10 +211,7 @@ impl Packed {
                 // Each pixel's eight channels as they come, then channel by channel into `out`.
                 let mut store = |p: usize, acc: [lanes::F4; 2]| {
                     for half in 0..2 {
-                        let mut v = acc[half].add(bias[half]);
-                        if relu {
-                            v = v.relu();
-                        }
+                        let v = acc[half].add(bias[half]).relu();
                         let at = p * BLOCK + half * 4;
                         v.store(&mut pixels[at..at + 4]);
                     }
@@ -192,9 +236,22 @@ impl Packed {
                 let channels = (self.cout - block * BLOCK).min(BLOCK);
                 for lane in 0..channels {
                     let co = block * BLOCK + lane;
-                    let channel = &mut out[co * plane..(co + 1) * plane];
-                    for p in 0..plane {
-                        channel[p] = pixels[p * BLOCK + lane];
+                    let channel = &mut out[co * out_plane..(co + 1) * out_plane];
+                    let at = |p: usize| pixels[p * BLOCK + lane];
+                    if then == Epilogue::ReluPool {
+                        // The window row by row, as pool::max_pool_2x2 reads it.
+                        for (py, row) in channel.chunks_exact_mut(ow).enumerate() {
+                            for (px, y) in row.iter_mut().enumerate() {
+                                let p = 2 * py * w + 2 * px;
+                                let m = later(at(p), at(p + 1));
+                                let m = later(m, at(p + w));
+                                *y = later(m, at(p + w + 1));
+                            }
+                        }
+                    } else {
+                        for (p, y) in channel.iter_mut().enumerate() {
+                            *y = at(p);
+                        }
                     }
                 }
             }
@@ -437,7 +494,7 @@ mod tests {
                 Distribution::Normal(0.0, 1.0),
                 &device,
             );
-            let ours = vec(conv_relu(x.clone(), &conv));
+            let ours = vec(on_host(x.clone(), &conv, false));
             let burns = vec(relu(conv.forward(x)));
             close(
                 &ours,
@@ -449,12 +506,34 @@ mod tests {
     }
 
     #[test]
+    fn the_pooled_epilogue_is_the_pool_of_the_plain_one_bit_for_bit() {
+        let device = Device::flex();
+        for (n, cin, cout, side) in [(2, 1, 32, 28), (3, 32, 64, 14), (1, 32, 64, 6)] {
+            let conv = layer(cin, cout);
+            let x = Tensor::<4>::random(
+                [n, cin, side, side],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let fused = vec(conv_relu_pool(x.clone(), &conv));
+            let apart = vec(super::super::pool::max_pool_2x2(on_host(x, &conv, false)));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&fused),
+                bits(&apart),
+                "conv {cin}→{cout} on {side}×{side}"
+            );
+            assert!(fused.contains(&0.0) && fused.iter().any(|&v| v > 0.0));
+        }
+    }
+
+    #[test]
     fn an_image_gets_the_same_bits_in_any_batch() {
         let device = Device::flex();
         let conv = layer(32, 64);
         let x = Tensor::<4>::random([4, 32, 14, 14], Distribution::Normal(0.0, 1.0), &device);
-        let whole = vec(conv_relu(x.clone(), &conv));
-        let one = vec(conv_relu(x.narrow(0, 2, 1), &conv));
+        let whole = vec(on_host(x.clone(), &conv, false));
+        let one = vec(on_host(x.narrow(0, 2, 1), &conv, false));
         let plane = 64 * 14 * 14;
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&whole[2 * plane..3 * plane]), bits(&one));
@@ -463,6 +542,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "no kernel for 3 input channels")]
     fn refuses_shapes_the_cnn_has_not() {
-        Packed::new(&[0.0; 3 * 8 * TAPS], 8, 3, &[0.0; 8]).convolve(&[0.0; 3 * 4], 1, 2, 2, false);
+        Packed::new(&[0.0; 3 * 8 * TAPS], 8, 3, &[0.0; 8]).convolve(
+            &[0.0; 3 * 4],
+            1,
+            2,
+            2,
+            Epilogue::Relu,
+        );
     }
 }

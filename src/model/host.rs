@@ -24,7 +24,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::cnn::{CLASSES, Cnn, FLAT_FEATURES, HIDDEN};
-use super::conv::{self, Packed, TAPS, lanes};
+use super::conv::{self, Epilogue, Packed, TAPS, lanes};
 use super::dropout::{DropoutScheme, MaskSource};
 use super::floats;
 use super::pool::later;
@@ -83,11 +83,11 @@ pub fn forward(
     let mut x = images.to_vec();
     let input_mask = draw(&mut x, scheme.input);
     let (w1, b1) = conv::weights(&cnn.conv1);
-    let a1 = Packed::new(&w1, C1, 1, &b1).convolve(&x, rows, 28, 28, true);
+    let a1 = Packed::new(&w1, C1, 1, &b1).convolve(&x, rows, 28, 28, Epilogue::Relu);
     let (mut p1, picks1) = pool(&a1, rows * C1, 28, 28);
     let feature_mask1 = draw(&mut p1, scheme.feature);
     let (w2, b2) = conv::weights(&cnn.conv2);
-    let a2 = Packed::new(&w2, C2, C1, &b2).convolve(&p1, rows, 14, 14, true);
+    let a2 = Packed::new(&w2, C2, C1, &b2).convolve(&p1, rows, 14, 14, Epilogue::Relu);
     let (mut p2, picks2) = pool(&a2, rows * C2, 14, 14);
     let feature_mask2 = draw(&mut p2, scheme.feature);
     let features = Tensor::<2>::from_data(TensorData::new(p2, [rows, FLAT_FEATURES]), &device);

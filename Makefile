@@ -9,6 +9,9 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN := 0.2.130
 TRUNK := 0.21.14
 WASM_PACK := 0.15.1
+# The pinned tools are compiled without their own release profiles' fat LTO and single codegen
+# unit (trunk's alone took 13.5 of a cold CI's minutes, one core busy): they only drive the build.
+INSTALL := $(CARGO) install -q --config profile.release.lto=false --config profile.release.codegen-units=16
 # The wasm tests run attacks on a single-threaded CPU: give each test minutes, not 20 s.
 export WASM_BINDGEN_TEST_TIMEOUT ?= 900
 export TRUNK_OFFLINE := true
@@ -54,16 +57,16 @@ deps-web:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@# Not --locked: wasm-bindgen-cli 0.2.130's own lockfile pins a yanked webpki-roots.
 	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN)$$" || \
-	  $(CARGO) install -q wasm-bindgen-cli --version =$(WASM_BINDGEN)
+	  $(INSTALL) wasm-bindgen-cli --version =$(WASM_BINDGEN)
 	@trunk --version 2>/dev/null | grep -q " $(TRUNK)$$" || \
-	  $(CARGO) install -q trunk --version =$(TRUNK) --locked
+	  $(INSTALL) trunk --version =$(TRUNK) --locked
 	@# TensorFlow.js (~290 MB, optional dependencies) only for `make bench-browser`.
 	@[ -d node_modules/playwright-core ] && [ -d node_modules/chart.js ] || npm ci --omit=optional --no-audit --no-fund --silent
 
 ## deps-browser: what the browser tests add: pinned wasm-pack, Debian's chromium and chromedriver.
 deps-browser: deps-web
 	@wasm-pack --version 2>/dev/null | grep -q " $(WASM_PACK)$$" || \
-	  $(CARGO) install -q wasm-pack --version =$(WASM_PACK) --locked
+	  $(INSTALL) wasm-pack --version =$(WASM_PACK) --locked
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }

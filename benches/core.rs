@@ -165,7 +165,12 @@ fn masks(c: &mut Criterion) {
             let rows = (0..256).map(|i| MaskRng::stream(i, pass)).collect();
             let mut masks = RowStreams::new(rows);
             let s = DropoutScheme::ALL;
-            let sites = [(784, s.input), (6272, s.feature), (3136, s.feature), (1024, s.fc)];
+            let sites = [
+                (784, s.input),
+                (6272, s.feature),
+                (3136, s.feature),
+                (1024, s.fc),
+            ];
             sites.map(|(per_row, p)| masks.mask(256, per_row, p).len())
         })
     });

@@ -483,17 +483,16 @@ mod tests {
             .init(&Device::flex())
     }
 
+    fn normal(shape: [usize; 4]) -> Tensor<4> {
+        Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex())
+    }
+
     #[test]
     fn equals_burns_convolution_and_relu() {
-        let device = Device::flex();
         // The CNN's two convolutions, and sizes whose pixels are not a whole number of tiles.
         for (n, cin, cout, side) in [(3, 1, 32, 28), (2, 32, 64, 14), (1, 32, 64, 5)] {
             let conv = layer(cin, cout);
-            let x = Tensor::<4>::random(
-                [n, cin, side, side],
-                Distribution::Normal(0.0, 1.0),
-                &device,
-            );
+            let x = normal([n, cin, side, side]);
             let ours = vec(on_host(x.clone(), &conv, false));
             let burns = vec(relu(conv.forward(x)));
             close(
@@ -507,14 +506,9 @@ mod tests {
 
     #[test]
     fn the_pooled_epilogue_is_the_pool_of_the_plain_one_bit_for_bit() {
-        let device = Device::flex();
         for (n, cin, cout, side) in [(2, 1, 32, 28), (3, 32, 64, 14), (1, 32, 64, 6)] {
             let conv = layer(cin, cout);
-            let x = Tensor::<4>::random(
-                [n, cin, side, side],
-                Distribution::Normal(0.0, 1.0),
-                &device,
-            );
+            let x = normal([n, cin, side, side]);
             let fused = vec(conv_relu_pool(x.clone(), &conv));
             let apart = vec(super::super::pool::max_pool_2x2(on_host(x, &conv, false)));
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -529,9 +523,8 @@ mod tests {
 
     #[test]
     fn an_image_gets_the_same_bits_in_any_batch() {
-        let device = Device::flex();
         let conv = layer(32, 64);
-        let x = Tensor::<4>::random([4, 32, 14, 14], Distribution::Normal(0.0, 1.0), &device);
+        let x = normal([4, 32, 14, 14]);
         let whole = vec(on_host(x.clone(), &conv, false));
         let one = vec(on_host(x.narrow(0, 2, 1), &conv, false));
         let plane = 64 * 14 * 14;

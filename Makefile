@@ -115,7 +115,7 @@ fmt:
 	$(CARGO) fmt --check
 
 lint:
-	$(CARGO) clippy --release --all-targets --locked -- -D warnings
+	$(CARGO) clippy --release --all-targets --all-features --locked -- -D warnings
 	$(CARGO) clippy --profile $(WASM_PROFILE) --locked --lib --target $(WASM_TARGET) --no-default-features -- -D warnings
 
 # The fidelity harness: the real Foolbox 0.8 (and scipy's L-BFGS-B) in a venv of pinned packages.

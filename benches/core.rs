@@ -1,7 +1,8 @@
 //! Core throughput on the CPU backend (flex): forward passes, input gradients, a training step.
 //! `cargo bench --bench core`; criterion prints images/s (its "elem/s").
 //!
-//! `cargo bench --bench core -- ndarray` times the same three on burn's ndarray backend instead
+//! `cargo bench --features ndarray --bench core -- ndarray` times the same three on burn's ndarray
+//! backend (compiled in only with that feature) instead
 //! (groups `forward_ndarray`, ...): they are registered only when the filter names them, so the
 //! default run stays flex-only and as long as before.
 //!
@@ -144,7 +145,12 @@ fn ndarray(c: &mut Criterion) {
 }
 
 #[cfg(not(feature = "ndarray"))]
-fn ndarray(_: &mut Criterion) {}
+fn ndarray(_: &mut Criterion) {
+    assert!(
+        !filter_names(NDARRAY),
+        "this build has no ndarray backend: cargo bench --features ndarray --bench core -- ndarray"
+    );
+}
 
 fn wgpu(c: &mut Criterion) {
     if !filter_names(WGPU) {

@@ -54,13 +54,18 @@ impl fmt::Display for Backend {
     }
 }
 
-/// An unknown backend name.
+/// An unknown backend name, or one this build left out.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown backend '{name}': choose one of {choices}")]
+#[error("unknown backend '{name}': choose one of {choices}{hint}")]
 pub struct UnknownBackend {
     name: String,
     choices: String,
+    hint: &'static str,
 }
+
+/// Why `ndarray` is refused by a build without it, and how to get it.
+const NDARRAY_HINT: &str =
+    " (ndarray is compiled in only on request: cargo build --release --features ndarray)";
 
 impl FromStr for Backend {
     type Err = UnknownBackend;
@@ -77,6 +82,12 @@ impl FromStr for Backend {
                     .map(|b| b.name())
                     .collect::<Vec<_>>()
                     .join(", "),
+                hint: if cfg!(not(feature = "ndarray")) && s.trim().eq_ignore_ascii_case("ndarray")
+                {
+                    NDARRAY_HINT
+                } else {
+                    ""
+                },
             })
     }
 }
@@ -102,4 +113,35 @@ pub async fn read_floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadE
         .await
         .map_err(|e| ReadError(format!("{e:?}")))?;
     Ok(data.iter::<f32>().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_list_the_choices() {
+        for &b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>().unwrap(), b);
+            assert_eq!(
+                format!(" {} ", b.name().to_uppercase())
+                    .parse::<Backend>()
+                    .unwrap(),
+                b
+            );
+        }
+        let err = "cuda".parse::<Backend>().unwrap_err().to_string();
+        assert!(
+            err.contains("'cuda'") && err.contains("flex") && err.contains("wgpu"),
+            "{err}"
+        );
+        assert!(!err.contains("--features"), "{err}");
+        let ndarray = "ndarray".parse::<Backend>();
+        if cfg!(feature = "ndarray") {
+            assert_eq!(ndarray.unwrap().name(), "ndarray");
+        } else {
+            let err = ndarray.unwrap_err().to_string();
+            assert!(err.contains("--features ndarray"), "{err}");
+        }
+    }
 }

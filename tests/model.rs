@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
+#[cfg(feature = "ndarray")]
 use advdrop::backend::Backend;
 use advdrop::data::Split;
 use advdrop::eval;
@@ -28,6 +29,7 @@ fn test_images(n: usize, device: &Device) -> Tensor<4> {
     common::mnist().test.images_tensor(&idx, device)
 }
 
+#[cfg(feature = "ndarray")]
 fn shipped() -> (Vec<u8>, ModelCard) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/model");
     let bytes = std::fs::read(dir.join("advdrop-cnn.safetensors")).expect("shipped weights");

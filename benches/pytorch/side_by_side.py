@@ -240,11 +240,15 @@ def images_of(key):
     return int(re.search(r"(\d+)$", key).group(1))
 
 
+# Cargo features of every build here: `--ndarray` adds burn's ndarray backend (off by default).
+CARGO_FEATURES = []
+
+
 def cargo_bench(criterion_home, threads, criterion_filter=None, binary=None, seconds=None):
     """Runs `cargo bench --bench core` (or the prebuilt `binary`) on `threads` rayon threads
     (its output on stderr) and reads criterion's medians. `seconds`: criterion's measuring time
     per bench (its own default when None)."""
-    command = [binary, "--bench"] if binary else ["cargo", "bench", "--bench", "core", "--"]
+    command = [binary, "--bench"] if binary else ["cargo", "bench", *CARGO_FEATURES, "--bench", "core", "--"]
     if criterion_filter:
         command += [criterion_filter]
     if seconds:
@@ -269,7 +273,7 @@ PROFILE_DEBUG_CRATES = ("burn-flex", "gemm-common", "advdrop")
 
 def bench_executable():
     """The `core` bench binary, built with PROFILE_DEBUG_CRATES' line tables (for perf)."""
-    command = ["cargo", "bench", "--bench", "core", "--no-run", "--message-format=json"]
+    command = ["cargo", "bench", *CARGO_FEATURES, "--bench", "core", "--no-run", "--message-format=json"]
     for crate in PROFILE_DEBUG_CRATES:
         command += ["--config", f'profile.bench.package.{crate}.debug="line-tables-only"']
     print("$ " + " ".join(command), file=sys.stderr)
@@ -467,6 +471,8 @@ def main():
                         help="also profile forward and input gradient at batch 64 "
                         "(perf and torch.profiler)")
     args = parser.parse_args()
+    if args.ndarray:
+        CARGO_FEATURES.extend(["--features", "ndarray"])
     if args.gpu and (args.ndarray or args.profile):
         parser.error("--gpu times the GPUs alone: no --ndarray or --profile with it")
 
@@ -491,9 +497,10 @@ def main():
 
     # Build first, so that PyTorch and advdrop are timed back to back, not a build apart.
     if not args.bench_binary:
-        print("$ cargo bench --bench core --no-run", file=sys.stderr)
+        print("$ cargo bench " + " ".join(CARGO_FEATURES + ["--bench", "core", "--no-run"]),
+              file=sys.stderr)
         subprocess.run(
-            ["cargo", "bench", "--bench", "core", "--no-run"],
+            ["cargo", "bench", *CARGO_FEATURES, "--bench", "core", "--no-run"],
             cwd=ROOT, stdout=sys.stderr, check=True,
         )
     started = time.strftime("%Y-%m-%d %H:%M")

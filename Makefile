@@ -9,9 +9,11 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN := 0.2.130
 TRUNK := 0.21.14
 WASM_PACK := 0.15.1
-# The pinned tools are compiled without their own release profiles' fat LTO and single codegen
-# unit (trunk's alone took 13.5 of a cold CI's minutes, one core busy): they only drive the build.
-INSTALL := $(CARGO) install -q --config profile.release.lto=false --config profile.release.codegen-units=16
+# The pinned tools are compiled lightly optimised, without their own release profiles' fat LTO and
+# single codegen unit (trunk's alone took 13.5 of a cold CI's minutes, one core busy): they only
+# drive the build, and wasm-bindgen, the one that works on the module, still takes seconds.
+INSTALL := $(CARGO) install -q --config profile.release.lto=false \
+  --config profile.release.codegen-units=16 --config profile.release.opt-level=1
 # The wasm tests run attacks on a single-threaded CPU: give each test minutes, not 20 s.
 export WASM_BINDGEN_TEST_TIMEOUT ?= 900
 export TRUNK_OFFLINE := true

@@ -327,85 +327,87 @@ const N_LBFGS: usize = 4;
 /// images even at ε = 1 (84 % success measured on the first 50); the paper skipped failures.
 const FGSM_TOP3_FLOOR: f64 = 0.75;
 /// Foolbox 0.8's JSMA only ever lowers pixels (it picks the largest gradient of CE(target), not
-/// the largest magnitude), so some targets are out of its reach: targeted 16 of these 16 (85 of
+/// the largest magnitude), so some targets are out of its reach: targeted 8 of these 8 (85 of
 /// the protocol's first 100 under `none`); top-3, where the target is the gradient attack's
-/// class or, where that fails, a random one, 10 of 16.
+/// class or, where that fails, a random one, 5 of 8 (10 of the first 16).
+const N_JSMA: usize = 8;
 const JSMA_TARGETED_FLOOR: f64 = 0.8;
 const JSMA_TOP3_FLOOR: f64 = 0.5;
 
-#[test]
-fn every_attack_reaches_its_goals_on_the_shipped_model() {
+/// Runs `attack` on the first `n` correctly classified test images, for top-3 and (where the
+/// attack has one) a random target, checks every reported success against the network, and
+/// returns the rates and the top-3 outcome.
+fn reaches_its_goals(attack: AttackKind, n: usize) -> (f64, Option<f64>, AttackOutcome) {
     let device = ad_device();
     let model = common::shipped_model(&device);
     let plain = model.valid();
     let pair: Pair<'_> = (&model, &plain);
-    let (_, all_images, all_labels) = correct_test_images(&model, N);
-    let mut top3_l2 = std::collections::HashMap::new();
-    for attack in AttackKind::paper() {
-        let n = if matches!(attack, AttackKind::Lbfgs(_)) {
-            N_LBFGS
-        } else {
-            N
-        };
-        let (images, labels) = (&all_images[..n * PIXELS], &all_labels[..n]);
-        let targets = random_targets(labels, 1);
-        let mut goals = vec![Criterion::TopKMisclassification(3)];
-        if attack.supports_targeted() {
-            goals.push(Criterion::TargetClass(targets.clone()));
-        }
-        for goal in goals {
-            let targeted = matches!(goal, Criterion::TargetClass(_));
-            let what = format!("{attack} {}", goal.goal_name());
-            let out = run(
-                &attack,
-                pair,
-                DropoutScheme::NONE,
-                images,
-                labels,
-                goal.clone(),
-                3,
-            )
-            .unwrap();
-            assert_in_box(&out, &what);
-            let rate = success_rate(&out);
-            eprintln!("{what}: {:.0} % of {n}", rate * 100.0);
-            for i in (0..n).filter(|&i| out.success[i]) {
-                let z = logits_of(&model, out.adversarial(i));
-                assert!(
-                    goal.is_adversarial(i, labels[i], &z),
-                    "{what}: image {i} reported a success that the network does not confirm: {z:?}"
+    let (_, all_images, all_labels) = correct_test_images(&model, n);
+    let (images, labels) = (&all_images[..n * PIXELS], &all_labels[..n]);
+    let targets = random_targets(labels, 1);
+    let mut goals = vec![Criterion::TopKMisclassification(3)];
+    if attack.supports_targeted() {
+        goals.push(Criterion::TargetClass(targets.clone()));
+    }
+    let (mut top3, mut targeted_rate) = (None, None);
+    for goal in goals {
+        let targeted = matches!(goal, Criterion::TargetClass(_));
+        let what = format!("{attack} {}", goal.goal_name());
+        let out = run(
+            &attack,
+            pair,
+            DropoutScheme::NONE,
+            images,
+            labels,
+            goal.clone(),
+            3,
+        )
+        .unwrap();
+        assert_in_box(&out, &what);
+        let rate = success_rate(&out);
+        eprintln!("{what}: {:.0} % of {n}", rate * 100.0);
+        for i in (0..n).filter(|&i| out.success[i]) {
+            let z = logits_of(&model, out.adversarial(i));
+            assert!(
+                goal.is_adversarial(i, labels[i], &z),
+                "{what}: image {i} reported a success that the network does not confirm: {z:?}"
+            );
+            if targeted {
+                assert_eq!(
+                    classify(&model, out.adversarial(i))[0],
+                    targets[i],
+                    "{what}: image {i}"
                 );
-                if targeted {
-                    assert_eq!(
-                        classify(&model, out.adversarial(i))[0],
-                        targets[i],
-                        "{what}: image {i}"
-                    );
-                }
             }
-            match (&attack, targeted) {
-                // Foolbox 0.8's untargeted direction reaches a random target only sometimes.
-                (AttackKind::Fgsm(_), true) => {
-                    assert!(rate < 0.95, "{what}: {rate} is implausibly high")
-                }
-                (AttackKind::Fgsm(_), false) => {
-                    assert!(rate >= FGSM_TOP3_FLOOR, "{what}: success {rate}")
-                }
-                (AttackKind::Jsma(_), false) => {
-                    assert!(rate >= JSMA_TOP3_FLOOR, "{what}: success {rate}")
-                }
-                (AttackKind::Jsma(_), true) => {
-                    assert!(rate >= JSMA_TARGETED_FLOOR, "{what}: success {rate}")
-                }
-                _ => assert!(rate >= 0.95, "{what}: success {rate}"),
-            }
-            if !targeted {
-                top3_l2.insert(attack.name(), out);
-            }
+        }
+        if targeted {
+            targeted_rate = Some(rate);
+        } else {
+            top3 = Some((rate, out));
         }
     }
+    let (rate, out) = top3.unwrap();
+    (rate, targeted_rate, out)
+}
+
+/// L-BFGS on a shorter budget than Foolbox's: the c search starts at 200 (not 2e-5) and bisects
+/// down to a width of 100 (not 1e-5), each L-BFGS-B run stops after 20 iterations (not 150).
+/// On this network a top-3 goal needs c ≈ 1e5, which Foolbox's defaults reach after 24
+/// doublings and 24 bisections, about 5,000 model calls per image (184 s of CPU for these 4
+/// images). The search and the solver are the same code; `make fidelity` checks the defaults
+/// against Foolbox 0.8 itself. Measured: L2 4.46 against FGSM's 6.44 on the images both solve.
+#[test]
+fn lbfgs_reaches_its_goals_and_beats_fgsm_on_distance() {
+    let lbfgs = AttackKind::Lbfgs(advdrop::attack::Lbfgs {
+        epsilon: 100.0,
+        max_iterations: 20,
+        ..Default::default()
+    });
+    let (top3, targeted, lbfgs) = reaches_its_goals(lbfgs, N_LBFGS);
+    assert!(top3 >= 0.95, "top-3 success {top3}");
+    assert!(targeted.unwrap() >= 0.95, "targeted success {targeted:?}");
     // L-BFGS minimises the distance; FGSM only walks one direction.
-    let (lbfgs, fgsm) = (&top3_l2["lbfgs"], &top3_l2["fgsm"]);
+    let (_, _, fgsm) = reaches_its_goals(AttackKind::Fgsm(Fgsm::default()), N_LBFGS);
     let both: Vec<usize> = (0..N_LBFGS)
         .filter(|&i| lbfgs.success[i] && fgsm.success[i])
         .collect();
@@ -414,11 +416,38 @@ fn every_attack_reaches_its_goals_on_the_shipped_model() {
     };
     assert!(both.len() >= N_LBFGS / 2);
     assert!(
-        mean(lbfgs) < mean(fgsm),
+        mean(&lbfgs) < mean(&fgsm),
         "L-BFGS {} vs FGSM {}",
-        mean(lbfgs),
-        mean(fgsm)
+        mean(&lbfgs),
+        mean(&fgsm)
     );
+}
+
+#[test]
+fn fgsm_reaches_its_goals() {
+    let (top3, targeted, _) = reaches_its_goals(AttackKind::Fgsm(Fgsm::default()), N);
+    assert!(top3 >= FGSM_TOP3_FLOOR, "top-3 success {top3}");
+    // Foolbox 0.8's untargeted direction reaches a random target only sometimes.
+    let targeted = targeted.unwrap();
+    assert!(targeted < 0.95, "targeted {targeted} is implausibly high");
+}
+
+#[test]
+fn jsma_reaches_its_goals() {
+    let (top3, targeted, _) = reaches_its_goals(AttackKind::Jsma(Jsma::default()), N_JSMA);
+    assert!(top3 >= JSMA_TOP3_FLOOR, "top-3 success {top3}");
+    let targeted = targeted.unwrap();
+    assert!(
+        targeted >= JSMA_TARGETED_FLOOR,
+        "targeted success {targeted}"
+    );
+}
+
+#[test]
+fn deepfool_reaches_its_goal() {
+    let (top3, targeted, _) = reaches_its_goals(AttackKind::DeepFool(DeepFool::default()), N);
+    assert!(top3 >= 0.95, "top-3 success {top3}");
+    assert_eq!(targeted, None);
 }
 
 fn logits_of(model: &Cnn, image: &[f32]) -> Vec<f32> {

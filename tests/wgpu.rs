@@ -125,8 +125,8 @@ fn wgpu_matches_flex_and_trains() {
     let mut run = Training::start(config, &Backend::Wgpu.device(), None, false).unwrap();
     let stats = run
         .run_epoch(
-            &mnist.train().slice(0..256),
-            &mnist.validation().slice(0..256),
+            &mnist.train().slice(0..64),
+            &mnist.validation().slice(0..64),
             &mut |_| {},
         )
         .unwrap();
